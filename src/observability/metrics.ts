@@ -1,0 +1,69 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The agent's metrics. One registry per agent instance, so the simulated world can run many agents
+ * in one process without them sharing counters. Names follow NTH where NTH has one.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  /** NTH: actions taken on the node, e.g. node_action="cordon-and-drain", node_status="success". */
+  readonly actions = new Counter({
+    name: 'actions_total',
+    help: 'Number of actions taken on the node, by action and result',
+    labelNames: ['node_action', 'node_status'] as const,
+    registers: [this.registry],
+  });
+
+  /** NTH: errors while processing interruption events. */
+  readonly eventErrors = new Counter({
+    name: 'events_error_total',
+    help: 'Number of errors while processing interruption events, by kind',
+    labelNames: ['event_error_where'] as const,
+    registers: [this.registry],
+  });
+
+  readonly imdsErrors = new Counter({
+    name: 'spot_guard_imds_errors_total',
+    help: 'IMDS request failures and surprising answers, by kind (transport, timeout, status, too_large, malformed, unauthorized)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly kubeErrors = new Counter({
+    name: 'spot_guard_kubernetes_errors_total',
+    help: 'Kubernetes API call failures, by operation and HTTP status',
+    labelNames: ['operation', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly monitorLastRun = new Gauge({
+    name: 'spot_guard_monitor_last_run_timestamp_seconds',
+    help: 'When the IMDS monitor loop last completed a pass (clock time)',
+    registers: [this.registry],
+  });
+
+  readonly drains = new Counter({
+    name: 'spot_guard_drains_total',
+    help: 'Node drains, by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly drainDuration = new Histogram({
+    name: 'spot_guard_drain_duration_seconds',
+    help: 'Time to drain a node (clock seconds)',
+    buckets: [1, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+
+  readonly evictionsBlocked = new Counter({
+    name: 'spot_guard_evictions_blocked_total',
+    help: 'Evictions refused by a PodDisruptionBudget (HTTP 429) and retried',
+    registers: [this.registry],
+  });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}
