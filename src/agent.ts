@@ -1,0 +1,226 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Config } from './config/schema.js';
+import { ImdsClient } from './imds/client.js';
+import type { InstanceMetadata } from './imds/notices.js';
+import { DryRunKube } from './kube/dry-run.js';
+import { KubeApi } from './kube/kube-api.js';
+import type { NodePort, PodPort } from './kube/types.js';
+import { MonitorLoop } from './monitors/monitor-loop.js';
+import { asgLifecycleMonitor, rebalanceMonitor, scheduledEventMonitor, spotItnMonitor, type Monitor } from './monitors/monitors.js';
+import { evaluateHealth } from './observability/health.js';
+import { startSmallServer, type SmallServer } from './observability/http-server.js';
+import type { Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { backoffDelay } from './shared/backoff.js';
+import { isAbortError, type Clock } from './shared/clock.js';
+import { errorMessage } from './shared/errors.js';
+import type { InterruptionNotice } from './workflow/notice.js';
+import { NodeWorkflow, type NodeWorkflowDeps } from './workflow/node-workflow.js';
+import type { WorkflowPolicy } from './workflow/policy.js';
+
+export interface AgentDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  kubeConfig: KubeConfig;
+  /** Own registry by default; the simulated world gives each agent its own. */
+  metrics?: Metrics;
+  /** Bind probes/metrics servers here (0.0.0.0 in a pod, 127.0.0.1 in simulations). */
+  listenHost?: string;
+  onStep?: NodeWorkflowDeps['onStep'];
+  /** Bound on one Kubernetes API call (clock time); default 30 s. */
+  kubeCallTimeoutMs?: number;
+  onPass?: (notices: InterruptionNotice[]) => void;
+}
+
+export interface RunningAgent {
+  metrics: Metrics;
+  workflow: NodeWorkflow;
+  monitorLoop: MonitorLoop;
+  /** Resolves when IMDS answered the identity questions and the loops are running. */
+  ready: Promise<InstanceMetadata | null>;
+  /** Resolves when the agent has stopped. */
+  done: Promise<void>;
+  probesPort?: number;
+  metricsPort?: number;
+  /**
+   * Graceful stop (SIGTERM): stop polling, let the step in hand finish within SHUTDOWN_TIMEOUT, then
+   * abandon it — every step is recorded on the Node, so the next start resumes it.
+   */
+  stop(): Promise<void>;
+  /** Hard stop, as if the process were killed: in-flight work is abandoned at once. */
+  kill(): Promise<void>;
+}
+
+export function workflowPolicy(config: Config): WorkflowPolicy {
+  return {
+    cordonOnly: config.cordonOnly,
+    taintNode: config.taintNode,
+    taintEffect: config.taintEffect,
+    excludeFromLoadBalancers: config.excludeFromLoadBalancers,
+    rebalanceDrain: config.enableRebalanceDraining,
+    nodeTerminationGracePeriodMs: config.nodeTerminationGracePeriodMs,
+  };
+}
+
+function buildMonitors(config: Config, imds: ImdsClient, instanceId: string, clock: Clock): Monitor[] {
+  const monitors: Monitor[] = [];
+  if (config.enableSpotInterruptionDraining) monitors.push(spotItnMonitor(imds, instanceId));
+  if (config.enableRebalanceMonitoring || config.enableRebalanceDraining) monitors.push(rebalanceMonitor(imds, instanceId));
+  if (config.enableScheduledEventDraining) monitors.push(scheduledEventMonitor(imds));
+  if (config.enableAsgLifecycleDraining) monitors.push(asgLifecycleMonitor(imds, instanceId, () => clock.now()));
+  return monitors;
+}
+
+/** Wires config → IMDS client, Kubernetes port, monitors, workflow and servers, and starts them. */
+export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
+  const { config, clock } = deps;
+  const logger = deps.logger.child({ node: config.nodeName });
+  const metrics = deps.metrics ?? new Metrics({ processMetrics: true });
+  const startedAt = clock.now();
+  const hard = new AbortController();
+
+  const imds = new ImdsClient({
+    baseUrl: config.instanceMetadataUrl,
+    tries: config.metadataTries,
+    requestTimeoutMs: config.metadataTimeoutMs,
+    clock,
+    logger: logger.child({ component: 'imds' }),
+    onError: (kind) => metrics.imdsErrors.inc({ kind }),
+  });
+  const realKube = new KubeApi({
+    kubeConfig: deps.kubeConfig,
+    clock,
+    logger,
+    metrics,
+    ...(deps.kubeCallTimeoutMs ? { callTimeoutMs: deps.kubeCallTimeoutMs } : {}),
+  });
+  const kube: NodePort & PodPort = config.dryRun ? new DryRunKube(realKube, logger) : realKube;
+  if (config.dryRun) logger.warn('DRY_RUN is on: nothing will be written; actions are logged as "would have …"');
+
+  const workflow = new NodeWorkflow({
+    nodeName: config.nodeName,
+    kube,
+    clock,
+    logger,
+    metrics,
+    policy: workflowPolicy(config),
+    drain: {
+      ignoreDaemonSets: config.ignoreDaemonSets,
+      deleteLocalData: config.deleteLocalData,
+      podGracePeriodSeconds: config.podTerminationGracePeriodSeconds,
+      ...(config.podName ? { selfPod: { namespace: config.namespace, name: config.podName } } : {}),
+    },
+    ...(deps.onStep ? { onStep: deps.onStep } : {}),
+  });
+  // Monitors need the instance id; the loop is created now so health can read it before start.
+  const monitors: Monitor[] = [];
+  const monitorLoop = new MonitorLoop({
+    monitors,
+    clock,
+    intervalMs: config.imdsPollIntervalMs,
+    logger,
+    metrics,
+    onNotices: (n) => workflow.observe(n),
+    ...(deps.onPass ? { onPass: deps.onPass } : {}),
+  });
+
+  const servers: SmallServer[] = [];
+  const host = deps.listenHost ?? '0.0.0.0';
+  let probesPort: number | undefined;
+  let metricsPort: number | undefined;
+  if (config.enableProbesServer) {
+    const staleAfterMs = Math.max(10 * config.imdsPollIntervalMs, 30_000) + config.metadataTimeoutMs * config.metadataTries;
+    const s = await startSmallServer(config.probesServerPort, {
+      [config.probesServerEndpoint]: (_req, res) => {
+        const report = evaluateHealth({ clock, monitorLastPassAt: () => monitorLoop.lastPassAt, startedAt, staleAfterMs });
+        res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(report) + '\n');
+      },
+    }, host);
+    servers.push(s);
+    probesPort = s.port;
+  }
+  if (config.enablePrometheusServer) {
+    const s = await startSmallServer(config.prometheusServerPort, {
+      '/metrics': async (_req, res) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+      },
+    }, host);
+    servers.push(s);
+    metricsPort = s.port;
+  }
+
+  // Identity first (instance id makes event ids stable); retried until it works or we are stopped.
+  const ready = (async (): Promise<InstanceMetadata | null> => {
+    for (let attempt = 0; !hard.signal.aborted; attempt++) {
+      try {
+        const md = await imds.getInstanceMetadata(hard.signal);
+        logger.info(
+          { instanceId: md.instanceId, instanceType: md.instanceType, az: md.availabilityZone, lifeCycle: md.lifeCycle, imds: imds.protocol },
+          'instance metadata read',
+        );
+        return md;
+      } catch (err) {
+        if (isAbortError(err) || hard.signal.aborted) return null;
+        const wait = backoffDelay(attempt, { baseMs: 1_000, maxMs: 30_000, jitter: 0.5 });
+        logger.warn({ err: errorMessage(err), retryInMs: wait }, 'cannot read instance metadata yet; retrying');
+        await clock.sleep(wait, hard.signal).catch(() => undefined);
+      }
+    }
+    return null;
+  })();
+
+  const monitorSignal = new AbortController();
+  hard.signal.addEventListener('abort', () => monitorSignal.abort(), { once: true });
+  const loops = (async () => {
+    const md = await ready;
+    if (!md) return;
+    monitors.push(...buildMonitors(config, imds, md.instanceId, clock));
+    if (monitors.length === 0) logger.warn('no monitor is enabled: the agent will only resume recorded work');
+    logger.info({ monitors: monitors.map((m) => m.name), pollIntervalMs: config.imdsPollIntervalMs }, 'monitoring started');
+    await Promise.all([monitorLoop.run(monitorSignal.signal), workflow.run(hard.signal)]);
+  })();
+
+  const closeServers = () => Promise.all(servers.map((s) => s.close())).then(() => undefined);
+  const done = loops
+    .catch((err: unknown) => {
+      if (!isAbortError(err)) logger.error({ err: errorMessage(err) }, 'agent loop failed');
+    })
+    .finally(closeServers);
+
+  let stopping: Promise<void> | null = null;
+  return {
+    metrics,
+    workflow,
+    monitorLoop,
+    ready,
+    done,
+    ...(probesPort !== undefined ? { probesPort } : {}),
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
+    stop() {
+      stopping ??= (async () => {
+        logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'stopping: finishing the step in hand');
+        monitorSignal.abort();
+        workflow.requestStop();
+        const timer = new AbortController();
+        const finished = await Promise.race([
+          done.then(() => true),
+          clock.sleep(config.shutdownTimeoutMs, timer.signal).then(() => false, () => false),
+        ]);
+        timer.abort();
+        if (!finished) {
+          logger.warn('shutdown timeout reached: abandoning the step in hand (it resumes on the next start)');
+          hard.abort();
+          await done;
+        }
+        hard.abort();
+        logger.info('stopped');
+      })();
+      return stopping;
+    },
+    async kill() {
+      hard.abort();
+      await done;
+    },
+  };
+}

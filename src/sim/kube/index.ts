@@ -1,0 +1,10 @@
+export { SimKube, resolveResource } from './sim-kube.js';
+export type { SimKubeOptions, PatchKind } from './sim-kube.js';
+export type { FaultSpec } from './faults.js';
+export type { DeleteOptions } from './deletion.js';
+export type { EvictionOutcome } from './eviction.js';
+export { ApiError } from './status.js';
+export type { StatusBody, StatusReason } from './status.js';
+export { ANNOTATION_MIRROR, ANNOTATION_SHUTDOWN_SECONDS, ANNOTATION_START_SECONDS } from './pod-state.js';
+export { parseQuantity } from './quantity.js';
+export type { ChangeEvent, KubeObject, StoredObject } from './types.js';

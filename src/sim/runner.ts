@@ -1,0 +1,172 @@
+import { workflowPolicy } from '../agent.js';
+import { loadConfig } from '../config/load.js';
+import type { Logger } from '../observability/logger.js';
+import { ScaledClock } from '../shared/clock.js';
+import { decide } from '../workflow/decide.js';
+import { RECORDS_ANNOTATION, parseRecords } from '../workflow/record.js';
+import { applyAction } from './actions.js';
+import type { Scenario } from './scenario.js';
+import { Timeline, formatEntry, type TimelineEntry } from './timeline.js';
+import { SimWorld } from './world.js';
+
+export interface ScenarioSummary {
+  scenario: string;
+  settled: boolean;
+  simulatedSeconds: number;
+  evictions: number;
+  podsRescheduled: number;
+  podsPendingAtEnd: number;
+  maxPodsPending: number;
+  /** Per node that got a notice: simulated seconds from the notice to cordon and to drained. */
+  nodes: Record<string, { noticeToCordonSeconds?: number; noticeToDrainedSeconds?: number; cordoned: boolean; phases: string[] }>;
+  entries: TimelineEntry[];
+}
+
+export interface RunOptions {
+  /** Agents' own logs (default: warnings only). */
+  agentLogger: Logger;
+  worldLogger: Logger;
+  /** Each timeline line as it happens. */
+  print?: (line: string) => void;
+}
+
+/** Builds the world a scenario describes, runs real agents on it, applies its script, reports. */
+export async function runScenario(scenario: Scenario, opts: RunOptions): Promise<ScenarioSummary> {
+  const clock = new ScaledClock(scenario.speed);
+  const world = new SimWorld({
+    clock,
+    logger: opts.worldLogger,
+    imdsMode: scenario.imdsMode,
+    aemmDynamicTimes: scenario.aemmDynamicTimes,
+  });
+  await world.start();
+  try {
+    for (const n of scenario.nodes) await world.addNode(n);
+    for (const ds of scenario.daemonSets) world.addDaemonSet(ds);
+    for (const w of scenario.workloads) world.addWorkload(w);
+    const expected = scenario.workloads.reduce((n, w) => n + w.replicas, 0) + scenario.daemonSets.length * scenario.nodes.length;
+    await waitFor(clock, 120_000, () => runningPods(world) >= expected);
+
+    const start = clock.now();
+    const timeline = new Timeline(world.kube, () => clock.now(), start, (e) => opts.print?.(formatEntry(e)));
+    timeline.attach();
+    const placed = world.kube.list<{ spec?: { nodeName?: string } }>('pods').filter((p) => p.spec?.nodeName).length;
+    timeline.add('world', `${scenario.nodes.length} nodes, ${placed} pods running; agents starting`);
+
+    const env = scenario.agent;
+    const startOne = async (node: string) => {
+      await world.startAgent(node, env, { logger: opts.agentLogger });
+    };
+    await Promise.all(scenario.nodes.filter((n) => n.agent).map((n) => startOne(n.name)));
+    await Promise.all(world.nodeNames().map((n) => world.agent(n)?.ready));
+
+    const noticeAt = new Map<string, number>();
+    const actions = [...scenario.actions].sort((a, b) => a.at - b.at);
+    for (const a of actions) {
+      const wait = start + a.at - clock.now();
+      if (wait > 0) await clock.sleep(wait);
+      const text = await applyAction(world, a, env, startOne);
+      if (['spot-itn', 'rebalance', 'scheduled-event', 'asg-terminate'].includes(a.do) && !noticeAt.has(a.node)) {
+        noticeAt.set(a.node, clock.now() - start);
+      }
+      timeline.add('world', text, a.node);
+    }
+
+    const policyFor = workflowPolicy(loadConfig([], { NODE_NAME: 'x', ...env }));
+    const settled = await waitFor(clock, Math.max(0, start + scenario.timeout - clock.now()), () => {
+      const quietFor = clock.now() - start - (timeline.entries.at(-1)?.t ?? 0);
+      return quietFor > 20_000 && nothingToDo(world, policyFor, clock.now()) && terminatingPods(world) === 0;
+    });
+    timeline.add('world', settled ? 'settled' : 'timeout reached');
+    timeline.detach();
+
+    const nodes: ScenarioSummary['nodes'] = {};
+    for (const name of new Set([...noticeAt.keys(), ...timeline.cordonedAt.keys()])) {
+      const node = world.kube.get<{ spec?: { unschedulable?: boolean }; metadata: { annotations?: Record<string, string> } }>(
+        'nodes',
+        undefined,
+        name,
+      );
+      const recs = parseRecords(node?.metadata.annotations ?? {}).records;
+      const n0 = noticeAt.get(name);
+      const c = timeline.cordonedAt.get(name);
+      const d = timeline.drainedAt.get(name);
+      nodes[name] = {
+        cordoned: node?.spec?.unschedulable === true,
+        phases: Object.values(recs).map((r) => `${r.kind}:${r.phase}`),
+        ...(n0 !== undefined && c !== undefined ? { noticeToCordonSeconds: round((c - n0) / 1000) } : {}),
+        ...(n0 !== undefined && d !== undefined ? { noticeToDrainedSeconds: round((d - n0) / 1000) } : {}),
+      };
+    }
+    return {
+      scenario: scenario.name,
+      settled,
+      simulatedSeconds: round((clock.now() - start) / 1000),
+      evictions: timeline.evictions,
+      podsRescheduled: timeline.rescheduled,
+      podsPendingAtEnd: timeline.pendingPods(),
+      maxPodsPending: timeline.maxPending,
+      nodes,
+      entries: timeline.entries,
+    };
+  } finally {
+    await world.stop();
+  }
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+async function waitFor(clock: ScaledClock, ms: number, cond: () => boolean): Promise<boolean> {
+  const end = clock.now() + ms;
+  while (clock.now() < end) {
+    if (cond()) return true;
+    await clock.sleep(1_000);
+  }
+  return cond();
+}
+
+type PodLike = { metadata: { deletionTimestamp?: string }; spec?: { nodeName?: string }; status?: { phase?: string } };
+
+function runningPods(world: SimWorld): number {
+  return world.kube.list<PodLike>('pods').filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp).length;
+}
+
+function terminatingPods(world: SimWorld): number {
+  return world.kube.list<PodLike>('pods').filter((p) => p.metadata.deletionTimestamp).length;
+}
+
+function nothingToDo(world: SimWorld, policy: ReturnType<typeof workflowPolicy>, now: number): boolean {
+  for (const name of world.nodeNames()) {
+    const node = world.kube.get<{ metadata: { annotations?: Record<string, string> }; status?: { nodeInfo?: { bootID?: string } } }>(
+      'nodes',
+      undefined,
+      name,
+    );
+    const raw = node?.metadata.annotations?.[RECORDS_ANNOTATION];
+    if (!raw) continue;
+    for (const rec of Object.values(parseRecords({ [RECORDS_ANNOTATION]: raw }).records)) {
+      const step = decide(rec, { now, node: { bootId: node?.status?.nodeInfo?.bootID ?? '' }, policy });
+      if (step.type === 'cordon' || step.type === 'drain' || step.type === 'uncordon') return false;
+      if (step.type === 'wait' && step.until !== undefined) return false;
+    }
+  }
+  return true;
+}
+
+export function formatSummary(s: ScenarioSummary): string {
+  const lines = [
+    '',
+    `Summary of "${s.scenario}" (${s.settled ? 'settled' : 'did NOT settle'} after ${s.simulatedSeconds} simulated s)`,
+    `  pods evicted: ${s.evictions}   pods rescheduled: ${s.podsRescheduled}   pods Pending at end: ${s.podsPendingAtEnd} (max ${s.maxPodsPending})`,
+  ];
+  for (const [name, n] of Object.entries(s.nodes)) {
+    const parts = [
+      n.noticeToCordonSeconds !== undefined ? `notice→cordon ${n.noticeToCordonSeconds} s` : null,
+      n.noticeToDrainedSeconds !== undefined ? `notice→drained ${n.noticeToDrainedSeconds} s` : null,
+      n.cordoned ? 'cordoned' : 'schedulable',
+      n.phases.length ? `events ${n.phases.join(', ')}` : null,
+    ].filter(Boolean);
+    lines.push(`  ${name}: ${parts.join('; ')}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,269 @@
+import { Deadline, isAbortError, type Clock } from '../shared/clock.js';
+import { backoffDelay } from '../shared/backoff.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { drainNode } from '../kube/drain.js';
+import type { NodePort, NodeView, PodPort } from '../kube/types.js';
+import { admitNotices } from './admit.js';
+import { decide, phaseAfterCordon, phaseAfterDrain, type Step } from './decide.js';
+import { KIND_URGENCY, type InterruptionNotice } from './notice.js';
+import { cordonChange, recordChange, recordsChange, recordsOf, uncordonChange } from './node-changes.js';
+import type { WorkflowPolicy } from './policy.js';
+import { parseRecords, type EventRecord } from './record.js';
+
+export interface DrainSettings {
+  ignoreDaemonSets: boolean;
+  deleteLocalData: boolean;
+  podGracePeriodSeconds: number;
+  selfPod?: { namespace: string; name: string };
+}
+
+export interface NodeWorkflowDeps {
+  nodeName: string;
+  kube: NodePort & PodPort;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  policy: WorkflowPolicy;
+  drain: DrainSettings;
+  /** Re-reconcile at least this often even when nothing wakes the loop. */
+  resyncMs?: number;
+  /** Observer for the simulated world's timeline and for tests. */
+  onStep?: (info: { event: EventRecord; step: Step['type']; outcome: 'ok' | 'failed'; detail?: string }) => void;
+}
+
+/**
+ * The per-node reconcile loop (observe → decide → act → record). Monitors hand it notices;
+ * every pass reads the Node, folds new notices into the records persisted on it, and carries out
+ * the next step of the most urgent event. Each step is one idempotent write or a resumable drain.
+ */
+export class NodeWorkflow {
+  private notices = new Map<string, InterruptionNotice>();
+  private wakeUp: (() => void) | null = null;
+  private readonly retryAt = new Map<string, number>();
+  private failures = 0;
+  /** Set when a stop is requested: finish the step in hand, start no new one. */
+  private stopping = false;
+  lastPassAt = 0;
+
+  constructor(private readonly deps: NodeWorkflowDeps) {}
+
+  /** Called by the monitor loop with everything it saw on one poll. */
+  observe(notices: InterruptionNotice[]): void {
+    let fresh = false;
+    for (const n of notices) {
+      const prev = this.notices.get(n.id);
+      if (!prev || prev.scheduled?.state !== n.scheduled?.state || prev.startTime !== n.startTime) fresh = true;
+      this.notices.set(n.id, n);
+    }
+    if (fresh) this.wakeUp?.();
+  }
+
+  requestStop(): void {
+    this.stopping = true;
+    this.wakeUp?.();
+  }
+
+  /** Runs until `signal` aborts (hard stop: an in-flight drain is abandoned and resumes next start). */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, logger } = this.deps;
+    while (!signal.aborted && !this.stopping) {
+      let waitMs = this.deps.resyncMs ?? 10_000;
+      try {
+        const next = await this.reconcileOnce(signal);
+        this.failures = 0;
+        if (next !== undefined) waitMs = Math.max(0, Math.min(waitMs, next - clock.now()));
+      } catch (err) {
+        if (isAbortError(err) || signal.aborted) break;
+        this.failures++;
+        this.deps.metrics.eventErrors.inc({ event_error_where: 'reconcile' });
+        waitMs = backoffDelay(this.failures - 1, { baseMs: 1_000, maxMs: 30_000, jitter: 0.5 });
+        logger.warn({ err: errorMessage(err), retryInMs: waitMs }, 'reconcile failed; will retry');
+      }
+      if (this.stopping) break;
+      await this.sleepOrWake(waitMs, signal);
+    }
+  }
+
+  private async sleepOrWake(ms: number, signal: AbortSignal): Promise<void> {
+    const wake = new AbortController();
+    const onAbort = () => wake.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.wakeUp = () => wake.abort();
+    try {
+      await this.deps.clock.sleep(ms, wake.signal);
+    } catch {
+      // woken early: new notices or a stop
+    } finally {
+      this.wakeUp = null;
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** One pass. Returns when the next time-based step is due (epoch ms), if any. */
+  async reconcileOnce(signal?: AbortSignal): Promise<number | undefined> {
+    const { kube, nodeName, clock, logger } = this.deps;
+    let node = await kube.getNode(nodeName);
+    this.lastPassAt = clock.now();
+    if (!node) {
+      logger.warn({ node: nodeName }, 'node not found in the Kubernetes API; will retry');
+      this.deps.metrics.eventErrors.inc({ event_error_where: 'node_not_found' });
+      return undefined;
+    }
+    const parsed = parseRecords(node.annotations);
+    for (const p of parsed.problems) logger.warn({ node: nodeName }, `ignoring unreadable progress record: ${p}`);
+
+    if (this.notices.size) node = await this.admit(node);
+
+    // Bounded: each pass handles at most a few steps, then returns to the loop (which re-polls).
+    for (let i = 0; i < 16; i++) {
+      if (signal?.aborted || this.stopping) return undefined;
+      const now = clock.now();
+      const records = Object.values(recordsOf(node)).sort(
+        (a, b) => KIND_URGENCY[a.kind] - KIND_URGENCY[b.kind] || a.detectedAt.localeCompare(b.detectedAt),
+      );
+      let nextAt: number | undefined;
+      let acted = false;
+      for (const rec of records) {
+        const retryAt = this.retryAt.get(rec.id);
+        const step = decide(rec, { now, node, policy: this.deps.policy, ...(retryAt !== undefined ? { retryAt } : {}) });
+        if (step.type === 'none') continue;
+        if (step.type === 'wait') {
+          if (step.until !== undefined) nextAt = Math.min(nextAt ?? Infinity, step.until);
+          continue;
+        }
+        node = await this.execute(step, rec, node, signal);
+        acted = true;
+        break;
+      }
+      if (!acted) return nextAt;
+    }
+    return clock.now();
+  }
+
+  private async admit(node: NodeView): Promise<NodeView> {
+    const { kube, nodeName, clock, logger } = this.deps;
+    const notices = [...this.notices.values()];
+    let result: ReturnType<typeof admitNotices> = null;
+    const written = await kube.updateNode(nodeName, (fresh) => {
+      result = admitNotices(recordsOf(fresh), notices, { now: clock.now(), bootId: fresh.bootId });
+      return result ? recordsChange(result.records) : null;
+    });
+    const r = result as ReturnType<typeof admitNotices>;
+    if (r) {
+      for (const rec of r.admitted) logger.info(this.fields(rec), `${rec.kind} received: ${rec.description}`);
+      for (const rec of r.canceled) logger.info(this.fields(rec), `${rec.kind} ${rec.id} was canceled`);
+      for (const rec of r.rescheduled) logger.info(this.fields(rec), `${rec.kind} ${rec.id} rescheduled to ${rec.startTime}`);
+      for (const rec of r.completed) logger.info(this.fields(rec), `${rec.kind} ${rec.id} was completed before it was due; nothing to do`);
+    }
+    return r ? written : node;
+  }
+
+  private fields(rec: EventRecord): Record<string, unknown> {
+    return { eventId: rec.id, kind: rec.kind, node: this.deps.nodeName, phase: rec.phase };
+  }
+
+  private async execute(step: Step, rec: EventRecord, node: NodeView, signal?: AbortSignal): Promise<NodeView> {
+    const { kube, nodeName, clock, logger, metrics, policy } = this.deps;
+    const log = logger.child(this.fields(rec));
+    const report = (outcome: 'ok' | 'failed', detail?: string) =>
+      this.deps.onStep?.({ event: rec, step: step.type, outcome, ...(detail ? { detail } : {}) });
+    switch (step.type) {
+      case 'cordon': {
+        const next = phaseAfterCordon(rec, policy);
+        try {
+          const written = await kube.updateNode(nodeName, (fresh) => {
+            const current = recordsOf(fresh)[rec.id] ?? rec;
+            return current.phase === 'Pending' ? cordonChange(fresh, current, policy, next, clock.now()) : null;
+          });
+          metrics.actions.inc({ node_action: 'cordon', node_status: 'success' });
+          log.info({ taint: policy.taintNode }, `node ${nodeName} cordoned${policy.taintNode ? ' and tainted' : ''}`);
+          report('ok');
+          return written;
+        } catch (err) {
+          metrics.actions.inc({ node_action: 'cordon', node_status: 'error' });
+          report('failed', errorMessage(err));
+          throw err;
+        }
+      }
+      case 'drain':
+        return this.drain(rec, node, log, report, signal);
+      case 'uncordon': {
+        const written = await kube.updateNode(nodeName, (fresh) => {
+          const current = recordsOf(fresh)[rec.id];
+          return current && current.phase !== 'Done' ? uncordonChange(fresh, current, policy, clock.now()) : null;
+        });
+        metrics.actions.inc({ node_action: 'uncordon', node_status: 'success' });
+        log.info(`node ${nodeName} uncordoned: ${step.reason}`);
+        report('ok', step.reason);
+        return written;
+      }
+      default:
+        return node;
+    }
+  }
+
+  private async drain(
+    rec: EventRecord,
+    node: NodeView,
+    log: Logger,
+    report: (outcome: 'ok' | 'failed', detail?: string) => void,
+    signal?: AbortSignal,
+  ): Promise<NodeView> {
+    const { kube, nodeName, clock, metrics, policy, drain } = this.deps;
+    if (rec.phase !== 'Draining') {
+      node = await kube.updateNode(nodeName, (fresh) => {
+        const current = recordsOf(fresh)[rec.id];
+        return current && current.phase === 'Cordoned' ? recordChange(fresh, { ...current, phase: 'Draining' }, clock.now()) : null;
+      });
+      log.info(`draining node ${nodeName}`);
+    } else {
+      log.info(`resuming the drain of node ${nodeName}`);
+    }
+    const started = clock.now();
+    const result = await drainNode(kube, {
+      nodeName,
+      ignoreDaemonSets: drain.ignoreDaemonSets,
+      deleteLocalData: drain.deleteLocalData,
+      podGracePeriodSeconds: drain.podGracePeriodSeconds,
+      ...(drain.selfPod ? { selfPod: drain.selfPod } : {}),
+      deadline: Deadline.after(clock, policy.nodeTerminationGracePeriodMs),
+      clock,
+      logger: log,
+      ...(signal ? { signal } : {}),
+      onEvicted: (pod) => log.info({ pod: `${pod.namespace}/${pod.name}` }, `evicted pod ${pod.namespace}/${pod.name}`),
+      onBlocked: () => metrics.evictionsBlocked.inc(),
+    });
+    metrics.drainDuration.observe((clock.now() - started) / 1000);
+    if (result.complete) {
+      this.retryAt.delete(rec.id);
+      metrics.drains.inc({ result: 'success' });
+      metrics.actions.inc({ node_action: 'cordon-and-drain', node_status: 'success' });
+      const written = await kube.updateNode(nodeName, (fresh) => {
+        const current = recordsOf(fresh)[rec.id];
+        return current && current.phase === 'Draining'
+          ? recordChange(fresh, { ...current, phase: phaseAfterDrain(current), drainAttempts: current.drainAttempts + 1 }, clock.now())
+          : null;
+      });
+      log.info({ evicted: result.evicted, skipped: result.skipped }, `node ${nodeName} drained`);
+      report('ok', `${result.evicted} pods evicted`);
+      return written;
+    }
+    // Not done within the deadline (budgets, stuck pods) or refused: record why, back off, try again.
+    const why = result.refusals.length
+      ? `drain refused: ${result.refusals.join('; ')}`
+      : `drain incomplete after ${Math.round(policy.nodeTerminationGracePeriodMs / 1000)} s: ${result.remaining.length} pods left (${result.remaining.slice(0, 5).join(', ')})`;
+    metrics.drains.inc({ result: 'incomplete' });
+    metrics.actions.inc({ node_action: 'cordon-and-drain', node_status: 'error' });
+    metrics.eventErrors.inc({ event_error_where: 'drain' });
+    const attempts = rec.drainAttempts + 1;
+    this.retryAt.set(rec.id, clock.now() + backoffDelay(attempts - 1, { baseMs: 5_000, maxMs: 60_000, jitter: 0.2 }));
+    log.warn({ attempts }, why);
+    report('failed', why);
+    return kube.updateNode(nodeName, (fresh) => {
+      const current = recordsOf(fresh)[rec.id];
+      return current ? recordChange(fresh, { ...current, drainAttempts: attempts, lastError: why.slice(0, 500) }, clock.now()) : null;
+    });
+  }
+}
