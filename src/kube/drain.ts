@@ -74,7 +74,7 @@ export function planDrain(pods: PodView[], opts: Pick<DrainOptions, 'ignoreDaemo
  * evicted pods are gone. Safe to repeat: pods already gone count as done.
  */
 export async function drainNode(pods: PodPort, opts: DrainOptions): Promise<DrainResult> {
-  const { clock, logger, deadline } = opts;
+  const { logger, deadline } = opts;
   const retryMs = opts.evictionRetryMs ?? 5_000;
   const pollMs = opts.pollMs ?? 1_000;
   const current = await pods.listPodsOnNode(opts.nodeName);

@@ -48,7 +48,7 @@ export class MonitorLoop {
     this.lastPassAt = this.deps.clock.now();
     this.passes++;
     this.deps.metrics.monitorLastRun.set(this.lastPassAt / 1000);
-    if (notices.length) this.deps.onNotices(notices);
+    this.deps.onNotices(notices);
     this.deps.onPass?.(notices);
     return notices;
   }

@@ -51,12 +51,22 @@ export class NodeWorkflow {
 
   /** Called by the monitor loop with everything it saw on one poll. */
   observe(notices: InterruptionNotice[]): void {
+    // Replaced wholesale each poll, so a notice that vanished from IMDS is forgotten. Wake the loop
+    // only for something new: a moving ITN/rebalance time (the metadata mock) is not news.
     let fresh = false;
+    const next = new Map<string, InterruptionNotice>();
     for (const n of notices) {
       const prev = this.notices.get(n.id);
-      if (!prev || prev.scheduled?.state !== n.scheduled?.state || prev.startTime !== n.startTime) fresh = true;
-      this.notices.set(n.id, n);
+      if (
+        !prev ||
+        prev.scheduled?.state !== n.scheduled?.state ||
+        (n.kind === 'SCHEDULED_EVENT' && prev.startTime !== n.startTime)
+      ) {
+        fresh = true;
+      }
+      next.set(n.id, n);
     }
+    this.notices = next;
     if (fresh) this.wakeUp?.();
   }
 

@@ -8,7 +8,6 @@ import type { Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { Clock } from '../../shared/clock.js';
 import type { Logger } from '../../observability/logger.js';
-import type { ObjectStore } from './store.js';
 import type { WatchHub } from './watch.js';
 import type { ResourceApi, ApiResponse } from './resource-api.js';
 import { objectSelector } from './resource-api.js';
@@ -19,12 +18,11 @@ import { toTable, wantsTable } from './table.js';
 import type { FaultInjector, RequestCounter, RequestDescriptor } from './faults.js';
 import type { DeleteOptions } from './deletion.js';
 import { ApiError, badRequest } from './status.js';
-import type { KubeObject, StoredObject } from './types.js';
+import type { KubeObject } from './types.js';
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 export interface HttpServerDeps {
-  store: ObjectStore;
   api: ResourceApi;
   watches: WatchHub;
   faults: FaultInjector;
@@ -210,7 +208,7 @@ export class KubeHttpServer {
     if (method !== 'GET' && method !== 'HEAD') return false;
     const accept = req.headers.accept;
     const segs = path.split('/').filter(Boolean);
-    if (path === '/version') return sendJson(res, 200, SIM_VERSION), true;
+    if (path === '/version') return this.sendDoc(res, SIM_VERSION);
     if (path === '/healthz' || path === '/livez' || path === '/readyz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('ok');
@@ -332,5 +330,3 @@ export class KubeHttpServer {
     sendJson(res, out.code, out.body);
   }
 }
-
-export type { StoredObject };

@@ -62,7 +62,6 @@ export class SimKube {
     this.watches = new WatchHub(this.store, opts.clock);
     this.control = new ControlPlane(this.store, opts.clock, opts.logger);
     const deps: ConstructorParameters<typeof KubeHttpServer>[0] = {
-      store: this.store,
       api: this.api,
       watches: this.watches,
       faults: this.faults,
