@@ -60,7 +60,7 @@ async function startWorld(what: string, clock: SimWorld['clock']): Promise<{ wor
     world,
     close: async () => {
       unregister();
-      await close();
+      await world.stop();
     },
   };
 }

@@ -97,6 +97,8 @@ export class NodeWorkflow {
   }
 
   private async sleepOrWake(ms: number, signal: AbortSignal): Promise<void> {
+    // Aborted during the pass: the 'abort' event has already fired, so the listener below would never run.
+    if (signal.aborted) return;
     const wake = new AbortController();
     const onAbort = () => wake.abort();
     signal.addEventListener('abort', onAbort, { once: true });

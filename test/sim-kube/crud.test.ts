@@ -229,6 +229,22 @@ describe('sim-kube CRUD over HTTP (client-node)', () => {
     assert.equal(((await put.json()) as { reason: string }).reason, 'MethodNotAllowed');
   });
 
+  it('writes nothing on dryRun=All', async () => {
+    const res = await c.core.createNamespacedPod({ namespace: 'default', dryRun: 'All', body: { metadata: { name: 'dry' }, spec: { containers: [{ name: 'a', image: 'a' }] } } });
+    assert.equal(res.metadata?.name, 'dry');
+    assert.equal(c.sim.get('pods', 'default', 'dry'), undefined);
+  });
+
+  it('still answers correctly with injected latency', async () => {
+    c.sim.setLatencyMs(20);
+    try {
+      const list = await c.core.listNode();
+      assert.ok(Array.isArray(list.items));
+    } finally {
+      c.sim.setLatencyMs(0);
+    }
+  });
+
   it('shares one store between HTTP and in-process access', async () => {
     const seen: string[] = [];
     const off = c.sim.onChange((ev) => {

@@ -32,7 +32,7 @@ describe('sim-kube deletion and eviction', () => {
   });
 
   it('deletes a pod gracefully: deletionTimestamp first, gone after its shutdown time', async () => {
-    c.sim.create('pods', runningPod('graceful', 'ev-node', { namespace: 'del', grace: 60, annotations: { 'sim.spot-guard.io/shutdown-seconds': '20' } }));
+    c.sim.create('pods', runningPod('graceful', 'ev-node', { namespace: 'del', grace: 60, annotations: { 'sim.spot-guard.io/shutdown-seconds': '120' } }));
     await c.core.deleteNamespacedPod({ name: 'graceful', namespace: 'del' });
     const terminating = await c.core.readNamespacedPod({ name: 'graceful', namespace: 'del' });
     assert.ok(terminating.metadata?.deletionTimestamp, 'deletionTimestamp set');
@@ -42,13 +42,13 @@ describe('sim-kube deletion and eviction', () => {
 
   it('honours gracePeriodSeconds from the query and from DeleteOptions; 0 removes at once', async () => {
     c.sim.create('pods', runningPod('q', 'ev-node', { namespace: 'del', annotations: { 'sim.spot-guard.io/shutdown-seconds': '3600' } }));
-    await c.core.deleteNamespacedPod({ name: 'q', namespace: 'del', gracePeriodSeconds: 7 });
-    assert.equal(c.sim.get<PodView>('pods', 'del', 'q')?.metadata.deletionGracePeriodSeconds, 7);
-    await waitFor('pod removed after its 7 s grace', () => !c.sim.get('pods', 'del', 'q'));
+    await c.core.deleteNamespacedPod({ name: 'q', namespace: 'del', gracePeriodSeconds: 40 });
+    assert.equal(c.sim.get<PodView>('pods', 'del', 'q')?.metadata.deletionGracePeriodSeconds, 40);
+    await waitFor('pod removed after its 40 s grace', () => !c.sim.get('pods', 'del', 'q'));
 
     c.sim.create('pods', runningPod('b', 'ev-node', { namespace: 'del', annotations: { 'sim.spot-guard.io/shutdown-seconds': '3600' } }));
-    await c.core.deleteNamespacedPod({ name: 'b', namespace: 'del', body: { gracePeriodSeconds: 9 } });
-    assert.equal(c.sim.get<PodView>('pods', 'del', 'b')?.metadata.deletionGracePeriodSeconds, 9);
+    await c.core.deleteNamespacedPod({ name: 'b', namespace: 'del', body: { gracePeriodSeconds: 45 } });
+    assert.equal(c.sim.get<PodView>('pods', 'del', 'b')?.metadata.deletionGracePeriodSeconds, 45);
 
     c.sim.create('pods', runningPod('now', 'ev-node', { namespace: 'del' }));
     await c.core.deleteNamespacedPod({ name: 'now', namespace: 'del', gracePeriodSeconds: 0 });
@@ -56,7 +56,7 @@ describe('sim-kube deletion and eviction', () => {
   });
 
   it('evicts a pod without a budget, and answers 404 for a missing pod', async () => {
-    c.sim.create('pods', runningPod('free', 'ev-node', { namespace: 'ev1' }));
+    c.sim.create('pods', runningPod('free', 'ev-node', { namespace: 'ev1', annotations: { 'sim.spot-guard.io/shutdown-seconds': '60' } }));
     await c.core.createNamespacedPodEviction(eviction('free', 'ev1'));
     assert.ok(c.sim.get<PodView>('pods', 'ev1', 'free')?.metadata.deletionTimestamp);
     await waitFor('evicted pod gone', () => !c.sim.get('pods', 'ev1', 'free'));
@@ -74,8 +74,7 @@ describe('sim-kube deletion and eviction', () => {
   });
 
   it('blocks with 429 while a budget has no disruptions left, then allows once the replacement is Ready', async () => {
-    // Replacements take 30 simulated seconds to start, so the budget is exhausted for a while.
-    c.sim.create('replicasets', replicaSet('web', 'ev2', 3, { 'sim.spot-guard.io/start-seconds': '30' }));
+    c.sim.create('replicasets', replicaSet('web', 'ev2', 3));
     await c.policy.createNamespacedPodDisruptionBudget({
       namespace: 'ev2',
       body: { metadata: { name: 'web' }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'web' } } } },
@@ -85,6 +84,8 @@ describe('sim-kube deletion and eviction', () => {
       return pods.length === 3 ? pods : undefined;
     });
     await waitFor('pdb status', () => c.sim.get<V1PodDisruptionBudget>('poddisruptionbudgets', 'ev2', 'web')?.status?.disruptionsAllowed === 1);
+    // Replacements take 150 simulated seconds to start, so the budget stays exhausted for a while.
+    c.sim.patch('replicasets', 'ev2', 'web', { spec: { template: { metadata: { annotations: { 'sim.spot-guard.io/start-seconds': '150' } } } } });
 
     const [first, second] = initial as [PodView, PodView, PodView];
     await c.core.createNamespacedPodEviction(eviction(first.metadata.name, 'ev2'));
@@ -121,7 +122,7 @@ describe('sim-kube deletion and eviction', () => {
 
   it('evicts with DeleteOptions from the Eviction body', async () => {
     c.sim.create('pods', runningPod('opt', 'ev-node', { namespace: 'ev4', annotations: { 'sim.spot-guard.io/shutdown-seconds': '3600' } }));
-    await c.core.createNamespacedPodEviction(eviction('opt', 'ev4', { gracePeriodSeconds: 4 }));
-    assert.equal(c.sim.get<PodView>('pods', 'ev4', 'opt')?.metadata.deletionGracePeriodSeconds, 4);
+    await c.core.createNamespacedPodEviction(eviction('opt', 'ev4', { gracePeriodSeconds: 300 }));
+    assert.equal(c.sim.get<PodView>('pods', 'ev4', 'opt')?.metadata.deletionGracePeriodSeconds, 300);
   });
 });

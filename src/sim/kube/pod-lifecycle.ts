@@ -28,7 +28,7 @@ const DEFAULT_START_SECONDS = 1;
 const DEFAULT_SHUTDOWN_SECONDS = 1;
 
 export class PodLifecycle {
-  /** uid → when the pod is due to start (so one start is scheduled per pod). */
+  /** uids of pods whose start is already scheduled (one start per pod). */
   private readonly starting = new Set<string>();
   /** uid → clock time at which the terminating pod will be removed. */
   private readonly removals = new Map<string, number>();
