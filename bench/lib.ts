@@ -4,7 +4,7 @@
  * simulated clock, so every number they print is real milliseconds on this machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -142,15 +142,29 @@ export interface CliCommand {
   built: boolean;
 }
 
-/** The agent CLI: the built bundle when `npm run build` has produced it, else the sources via tsx. */
+/** Newest modification time (ms) of any file under `dir`. */
+function newestMtimeMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * The agent CLI: the built bundle when `npm run build` has produced it and it is newer than every
+ * source file, else the sources via tsx. A stale bundle would measure old code, so it is not used.
+ */
 export function agentCli(subcommand: string[]): CliCommand {
   const bundle = join(REPO_ROOT, 'dist', 'cli', 'main.js');
-  if (existsSync(bundle)) return { args: [bundle, ...subcommand], label: 'built bundle (dist/cli/main.js)', built: true };
-  return {
+  const tsx = (why: string): CliCommand => ({
     args: ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...subcommand],
-    label: 'sources via tsx (no dist/: run `npm run build` for bundle numbers)',
+    label: `sources via tsx (${why}: run \`npm run build\` for bundle numbers)`,
     built: false,
-  };
+  });
+  if (!existsSync(bundle)) return tsx('no dist/');
+  if (statSync(bundle).mtimeMs < newestMtimeMs(join(REPO_ROOT, 'src'))) return tsx('dist/ is older than src/');
+  return { args: [bundle, ...subcommand], label: 'built bundle (dist/cli/main.js)', built: true };
 }
 
 export interface ChildHandle {

@@ -28,6 +28,7 @@ import {
   spawnNode,
   summarize,
   waitFor,
+  withTimeout,
   type Summary,
 } from './lib.js';
 
@@ -60,7 +61,7 @@ async function startWorld(what: string, clock: SimWorld['clock']): Promise<{ wor
     world,
     close: async () => {
       unregister();
-      await world.stop();
+      await withTimeout(world.stop(), 15_000, `stopping the ${what}`);
     },
   };
 }
@@ -107,7 +108,8 @@ async function benchItnToCordon(samples: number, warmup: number): Promise<Summar
       if (i >= warmup) latencies.push(cordonedAt - seenAt);
     } finally {
       off();
-      await agent.kill();
+      // Bounded: a hard stop that hangs would otherwise stall every later sample.
+      await withTimeout(agent.kill(), 5_000, `hard stop of the agent on ${name}`);
     }
   }
   await close();
@@ -252,7 +254,7 @@ async function main(): Promise<void> {
   if (!proc.built) log('  note: tsx compiles on the fly and adds its loader: start-up and RSS are higher than the built bundle');
 
   log('\n[2/3] ITN → cordon latency (CORDON_ONLY, one fresh node + agent per sample)');
-  const itn = await benchItnToCordon(40, 3);
+  const itn = await benchItnToCordon(100, 5);
   log(`  ${itn.samples} samples: p50 ${itn.p50} ms, p99 ${itn.p99} ms (min ${itn.min}, mean ${itn.mean}, max ${itn.max})`);
 
   log('\n[3/3] drain of one node with 110 pods, 2 ms API latency, shutdown 0 s, no PDB');
@@ -268,7 +270,7 @@ async function main(): Promise<void> {
   log(`\nbench finished in ${round((nowMs() - started) / 1000, 1)} s`);
   const notes = [
     'All times are real wall-clock ms on this machine (sim worlds at speed 1, loopback HTTP, agent in-process for ITN and drain).',
-    'itnToCordonMs: from the end of the monitor poll that first returned the ITN (onPass) to spec.unschedulable stored by the API server; CORDON_ONLY, 200 ms poll interval (not part of the measure), 3 warm-up samples dropped.',
+    'itnToCordonMs: from the end of the monitor poll that first returned the ITN (onPass) to spec.unschedulable stored by the API server; CORDON_ONLY, 200 ms poll interval (not part of the measure), 5 warm-up samples dropped.',
     `drain110PodsMs: cordon stored → record phase Drained stored; 110 workload pods + 1 DaemonSet pod, 2 ms real latency per API call, pods shut down in 0 s and no PDB, so it measures the agent and the API, not the workload; the drain checks for pods gone every 1 s, so this includes up to one such poll (last pod gone at ${drain.lastPodGoneMs} ms).`,
     `agentRssIdleMb / startupToFirstPollMs: real CLI as a child process (${proc.built ? 'built bundle' : 'tsx from sources, which adds compile time and loader memory vs the built bundle'}), RSS (VmRSS) after ${proc.idleMs / 1000} s idle at the default 2 s poll; start-up is spawn → first spot/instance-action request, ~2 ms resolution.`,
   ].join(' ');

@@ -2,6 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { startAgent } from '../agent.js';
 import { addConfigOptions } from '../config/load.js';
+import { redactConfig } from '../config/redact.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { createLogger } from '../observability/logger.js';
 import { systemClock } from '../shared/clock.js';
@@ -16,6 +17,7 @@ export function runCommand(): Command {
     const { config, warnings } = loadConfigOrExit(cmd);
     const logger = createLogger({ level: config.logLevel, json: config.jsonLogging });
     for (const w of warnings) logger.warn(w);
+    logger.info({ config: redactConfig(config) }, 'spot-guard starting');
     let kubeConfig: KubeConfig;
     try {
       kubeConfig = loadKubeConfig(config.kubeconfig ? { kubeconfigPath: config.kubeconfig } : {});

@@ -103,3 +103,50 @@ describe('IMDSv2 only', () => {
     assert.equal(workloadPodsOn(world, 'node-a').length, 0);
   });
 });
+
+describe('amazon-ec2-metadata-mock behaviour (times move on every request)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ aemmDynamicTimes: true });
+  });
+  after(() => h.stop());
+
+  it('handles a moving ITN and a moving rebalance notice once each', async () => {
+    const { world, clock } = h;
+    await world.startAgent('node-a', { ENABLE_REBALANCE_MONITORING: 'true' });
+    world.imds('node-a').setRebalanceRecommendation({});
+    world.imds('node-a').setSpotInterruption({ action: 'terminate' });
+    await waitUntil(clock, () => records(world, 'node-a').some((r) => r.kind === 'SPOT_ITN' && r.phase === 'Drained'), {
+      what: 'ITN drained',
+    });
+    await elapse(clock, 60_000); // ~30 more polls, each with a new time
+    const recs = records(world, 'node-a');
+    assert.deepEqual(recs.map((r) => r.kind).sort(), ['REBALANCE_RECOMMENDATION', 'SPOT_ITN']);
+    assert.equal(recs.find((r) => r.kind === 'SPOT_ITN')!.drainAttempts, 1);
+  });
+});
+
+describe('graceful stop (SIGTERM) mid-drain', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      workloads: [{ name: 'slow', replicas: 6, cpu: '100m', memory: '128Mi', shutdownSeconds: 100, terminationGracePeriodSeconds: 150 }],
+    });
+  });
+  after(() => h.stop());
+
+  it('stops within SHUTDOWN_TIMEOUT, leaves the drain recorded, and the next agent finishes it', async () => {
+    const { world, clock } = h;
+    const agent = await world.startAgent('node-a', { SHUTDOWN_TIMEOUT: '5s' });
+    world.imds('node-a').setSpotInterruption({ action: 'terminate' });
+    await waitUntil(clock, () => workloadPodsOn(world, 'node-a').some((p) => p.metadata.deletionTimestamp), { what: 'evictions started' });
+    await agent.stop();
+    // Pods take 100 s to stop; stop() returned without waiting for them (its bound is 5 s).
+    assert.ok(workloadPodsOn(world, 'node-a').length > 0, 'stop() did not wait for the whole drain');
+    assert.equal(records(world, 'node-a')[0]!.phase, 'Draining');
+
+    await world.startAgent('node-a', {});
+    await waitUntil(clock, () => records(world, 'node-a')[0]?.phase === 'Drained', { what: 'drain finished after restart' });
+    assert.equal(workloadPodsOn(world, 'node-a').length, 0);
+  });
+});
