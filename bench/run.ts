@@ -271,7 +271,7 @@ async function main(): Promise<void> {
   const notes = [
     'All times are real wall-clock ms on this machine (sim worlds at speed 1, loopback HTTP, agent in-process for ITN and drain).',
     'itnToCordonMs: from the end of the monitor poll that first returned the ITN (onPass) to spec.unschedulable stored by the API server; CORDON_ONLY, 200 ms poll interval (not part of the measure), 5 warm-up samples dropped.',
-    `drain110PodsMs: cordon stored → record phase Drained stored; 110 workload pods + 1 DaemonSet pod, 2 ms real latency per API call, pods shut down in 0 s and no PDB, so it measures the agent and the API, not the workload; the drain checks for pods gone every 1 s, so this includes up to one such poll (last pod gone at ${drain.lastPodGoneMs} ms).`,
+    `drain110PodsMs: cordon stored → record phase Drained stored; 110 workload pods + 1 DaemonSet pod, 2 ms real latency per API call, pods shut down in 0 s and no PDB, so it measures the agent and the API, not the workload; the agent checks whether evicted pods are gone every 1 s, so a run can include such 1 s waits (this run: ${Math.max(0, (drain.apiCalls['LIST pods'] ?? 1) - 2)}; last pod gone at ${drain.lastPodGoneMs} ms).`,
     `agentRssIdleMb / startupToFirstPollMs: real CLI as a child process (${proc.built ? 'built bundle' : 'tsx from sources, which adds compile time and loader memory vs the built bundle'}), RSS (VmRSS) after ${proc.idleMs / 1000} s idle at the default 2 s poll; start-up is spawn → first spot/instance-action request, ~2 ms resolution.`,
   ].join(' ');
   const result = {

@@ -41,6 +41,7 @@ export interface NodeWorkflowDeps {
 export class NodeWorkflow {
   private notices = new Map<string, InterruptionNotice>();
   private wakeUp: (() => void) | null = null;
+  private wakePending = false;
   private readonly retryAt = new Map<string, number>();
   private failures = 0;
   /** Set when a stop is requested: finish the step in hand, start no new one. */
@@ -67,7 +68,11 @@ export class NodeWorkflow {
       next.set(n.id, n);
     }
     this.notices = next;
-    if (fresh) this.wakeUp?.();
+    if (fresh) {
+      // Mid-pass there is nobody to wake: remember it, so the loop does not sleep past the news.
+      if (this.wakeUp) this.wakeUp();
+      else this.wakePending = true;
+    }
   }
 
   requestStop(): void {
@@ -99,6 +104,10 @@ export class NodeWorkflow {
   private async sleepOrWake(ms: number, signal: AbortSignal): Promise<void> {
     // Aborted during the pass: the 'abort' event has already fired, so the listener below would never run.
     if (signal.aborted) return;
+    if (this.wakePending) {
+      this.wakePending = false;
+      return;
+    }
     const wake = new AbortController();
     const onAbort = () => wake.abort();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -146,6 +155,9 @@ export class NodeWorkflow {
           continue;
         }
         node = await this.execute(step, rec, node, signal);
+        // A step went through: progress, so a later failure starts its backoff afresh. Without this,
+        // one transient error per step piles up into 30 s waits and a 2-minute ITN drains too late.
+        this.failures = 0;
         acted = true;
         break;
       }
@@ -164,6 +176,7 @@ export class NodeWorkflow {
     });
     const r = result as ReturnType<typeof admitNotices>;
     if (r) {
+      this.failures = 0; // written: progress (see reconcileOnce)
       for (const rec of r.admitted) logger.info(this.fields(rec), `${rec.kind} received: ${rec.description}`);
       for (const rec of r.canceled) logger.info(this.fields(rec), `${rec.kind} ${rec.id} was canceled`);
       for (const rec of r.rescheduled) logger.info(this.fields(rec), `${rec.kind} ${rec.id} rescheduled to ${rec.startTime}`);

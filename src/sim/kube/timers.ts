@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 /**
  * Scheduling helpers for the simulated controllers: clock-driven delays that all die with stop(),
  * and a coalescing trigger so a burst of store changes causes one reconcile pass, not hundreds.
@@ -6,7 +7,12 @@ import type { Clock } from '../../shared/clock.js';
 import { isAbortError } from '../../shared/clock.js';
 
 export class SimTimers {
-  private readonly abort = new AbortController();
+  private readonly abort = (() => {
+    // Hundreds of pod timers legitimately share this one stop signal.
+    const c = new AbortController();
+    setMaxListeners(0, c.signal);
+    return c;
+  })();
   constructor(
     private readonly clock: Clock,
     private readonly onError: (err: unknown) => void,
