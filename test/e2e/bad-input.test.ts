@@ -160,6 +160,23 @@ describe('IMDS answers a huge body', () => {
     assert.equal(records(world, 'node-a').length, 1);
     assert.equal(await metricValue(agent, 'spot_guard_imds_errors_total', { kind: 'malformed' }), 0, 'a cut-off body is not parsed');
   });
+
+  it('handles an ITN while another monitor keeps failing (garbage on the scheduled-events path)', async () => {
+    const { world, clock } = h;
+    const imds = world.imds('node-b');
+    imds.setFault('/latest/meta-data/events/maintenance/scheduled', { body: '<html>oops</html>' });
+    const agent = await world.startAgent('node-b', {});
+    await agent.ready;
+    await waitUntil(clock, async () => (await metricValue(agent, 'spot_guard_imds_errors_total', { kind: 'malformed' })) >= 2, {
+      what: 'scheduled-events monitor failing',
+    });
+    imds.setSpotInterruption({ action: 'terminate' });
+    await waitUntil(clock, () => drained(world, 'node-b'), { what: 'ITN drained despite the failing monitor' });
+    assert.ok((await metricValue(agent, 'events_error_total', { event_error_where: 'monitor' })) >= 2);
+    assert.equal(records(world, 'node-b').length, 1);
+    await assertAlive(world, 'node-b', agent);
+    imds.setFault('/latest/meta-data/events/maintenance/scheduled', null);
+  });
 });
 
 describe('IMDS down for a minute', () => {
@@ -194,6 +211,27 @@ describe('IMDS down for a minute', () => {
     assert.equal(workloadPodsOn(world, 'node-a').length, 0);
     assert.equal(records(world, 'node-a').length, 1);
     await assertAlive(world, 'node-a', agent);
+  });
+
+  it('keeps retrying the identity lookup when IMDS is down at start, then works normally', async () => {
+    const { world, clock } = h;
+    const imds = world.imds('node-b');
+    imds.setDown(true);
+    const agent = await world.startAgent('node-b', {});
+    await elapse(clock, 60_000);
+    assert.equal(await hasSettled(agent.ready), false, 'not ready while IMDS is down');
+    await assertAlive(world, 'node-b', agent);
+    assert.ok((await metricValue(agent, 'spot_guard_imds_errors_total', { kind: 'transport' })) >= 1);
+
+    imds.setDown(false);
+    let ready = false;
+    void agent.ready.then(() => (ready = true));
+    await waitUntil(clock, () => ready, { what: 'agent ready once IMDS is back' });
+    assert.ok(await agent.ready, 'instance metadata read');
+    imds.setSpotInterruption({ action: 'terminate' });
+    await waitUntil(clock, () => drained(world, 'node-b'), { what: 'ITN drained after a late start' });
+    assert.equal(workloadPodsOn(world, 'node-b').length, 0);
+    await assertAlive(world, 'node-b', agent);
   });
 });
 
@@ -252,7 +290,9 @@ describe('Kubernetes API answers 409 Conflict on node PATCH', () => {
 describe('Kubernetes API answers 500 on node PATCH', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness();
+    // Slower than the default: this test checks the drain beats the 2-minute notice, so loopback
+    // latency (scaled into simulated time) must stay small next to the agent's own retry delays.
+    h = await startHarness({ speed: 20 });
   });
   after(() => h.stop());
 
@@ -271,21 +311,27 @@ describe('Kubernetes API answers 500 on node PATCH', () => {
     const offInject = world.kube.onChange((ev) => {
       if (ev.resource !== 'nodes' || (ev.object as NodeShape).metadata.name !== 'node-a') return;
       for (const r of Object.values(parseRecords((ev.object as NodeShape).metadata.annotations ?? {}).records)) {
-        if (r.phase === 'Pending' || r.phase === 'Cordoned' || r.phase === 'Draining') inject(r.phase, 2);
+        if (r.phase === 'Pending' || r.phase === 'Cordoned' || r.phase === 'Draining') inject(r.phase, 3);
       }
     });
     try {
-      world.kube.injectFault({ method: 'PATCH', resource: 'nodes', name: 'node-a', status: 500, times: 2 });
+      world.kube.injectFault({ method: 'PATCH', resource: 'nodes', name: 'node-a', status: 500, times: 3 });
       world.imds('node-a').setSpotInterruption({ action: 'terminate' });
       await waitUntil(clock, () => drained(world, 'node-a'), { what: 'drained despite 500s' });
       assert.deepEqual([...injectedAt].sort(), ['Cordoned', 'Draining', 'Pending']);
 
-      assert.equal(await metricValue(agent, 'spot_guard_kubernetes_errors_total', { operation: 'patch_node', code: '500' }), 8);
-      assert.ok((await metricValue(agent, 'events_error_total', { event_error_where: 'reconcile' })) >= 4, 'failed passes counted');
+      assert.equal(await metricValue(agent, 'spot_guard_kubernetes_errors_total', { operation: 'patch_node', code: '500' }), 12);
+      assert.equal(await metricValue(agent, 'events_error_total', { event_error_where: 'reconcile' }), 12, 'each failed pass counted');
       const recs = records(world, 'node-a');
+      // The point of handling an ITN: the pods are off the node before EC2 takes the instance back.
+      // A few transient errors on each write must not add up to a backoff that outlasts the notice.
+      assert.ok(
+        Date.parse(recs[0]!.updatedAt) < Date.parse(recs[0]!.startTime),
+        `drained at ${recs[0]!.updatedAt}, after the instance was reclaimed at ${recs[0]!.startTime}`,
+      );
       assert.equal(recs.length, 1);
-      // The write that records the finished drain failed twice; the drain was resumed (nothing left to
-      // evict) and recorded once.
+      // The write that records the finished drain failed three times; the drain was resumed (nothing
+      // left to evict) and recorded once.
       assert.equal(recs[0]!.drainAttempts, 1);
       assert.equal(isCordoned(world, 'node-a'), true);
       assert.equal(workloadPodsOn(world, 'node-a').length, 0);
