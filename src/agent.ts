@@ -17,6 +17,10 @@ import { errorMessage } from './shared/errors.js';
 import type { InterruptionNotice } from './workflow/notice.js';
 import { NodeWorkflow, type NodeWorkflowDeps } from './workflow/node-workflow.js';
 import type { WorkflowPolicy } from './workflow/policy.js';
+import { AwsAutoScaling, checkGroups } from './capacity/aws-autoscaling.js';
+import { LeaseCapacityCache, ReadOnlyCapacityCache } from './capacity/capacity-cache.js';
+import { ReplacementSteps } from './capacity/replacement.js';
+import { LeaseLock, LocalLock } from './kube/lease-lock.js';
 
 export interface AgentDeps {
   config: Config;
@@ -31,6 +35,12 @@ export interface AgentDeps {
   /** Bound on one Kubernetes API call (clock time); default 30 s. */
   kubeCallTimeoutMs?: number;
   onPass?: (notices: InterruptionNotice[]) => void;
+  /** Static credentials for the Auto Scaling client (the simulated world); unset = the default provider chain. */
+  awsCredentials?: { accessKeyId: string; secretAccessKey: string };
+  /** SDK retry mode; the simulated world uses 'standard' (adaptive rate limiting waits in real time). */
+  awsRetryMode?: 'adaptive' | 'standard';
+  /** Bound on one Auto Scaling call, SDK retries included (clock time); default 20 s. */
+  awsCallTimeoutMs?: number;
 }
 
 export interface RunningAgent {
@@ -41,6 +51,8 @@ export interface RunningAgent {
   ready: Promise<InstanceMetadata | null>;
   /** Resolves when the agent has stopped. */
   done: Promise<void>;
+  /** Set when the agent stopped because it cannot work (e.g. an Auto Scaling group does not exist). */
+  fatal?: Error;
   probesPort?: number;
   metricsPort?: number;
   /**
@@ -53,7 +65,21 @@ export interface RunningAgent {
 }
 
 export function workflowPolicy(config: Config): WorkflowPolicy {
+  const spotGuard =
+    config.enableSpotGuard && config.spotAsgName && config.onDemandAsgName
+      ? {
+          spotGroup: config.spotAsgName,
+          onDemandGroup: config.onDemandAsgName,
+          taint: { key: config.spotGuardTaintKey, value: config.spotGuardTaintValue, effect: config.spotGuardTaintEffect },
+          pollIntervalMs: config.spotGuardPollIntervalMs,
+          scaleTimeoutMs: config.spotGuardScaleTimeoutMs,
+          capacityCheckTimeoutMs: config.spotGuardCapacityCheckTimeoutMs,
+          capacityCacheTtlMs: config.spotGuardCapacityCacheTtlMs,
+          retireAfterDrain: config.spotGuardRetireAfterDrain,
+        }
+      : undefined;
   return {
+    ...(spotGuard ? { spotGuard } : {}),
     cordonOnly: config.cordonOnly,
     taintNode: config.taintNode,
     taintEffect: config.taintEffect,
@@ -172,9 +198,23 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
 
   const monitorSignal = new AbortController();
   hard.signal.addEventListener('abort', () => monitorSignal.abort(), { once: true });
+  const result: { fatal?: Error } = {};
   const loops = (async () => {
     const md = await ready;
     if (!md) return;
+    if (config.enableSpotGuard) {
+      // In the background: interruption handling must not wait for AWS. A group that does not
+      // exist is a configuration error: the agent stops (non-zero exit) rather than half-working.
+      startSpotGuard(deps, config, md, logger, metrics, kube, hard.signal).then(
+        (steps) => workflow.setReplacement(steps),
+        (err: unknown) => {
+          if (isAbortError(err) || hard.signal.aborted) return;
+          result.fatal = err instanceof Error ? err : new Error(String(err));
+          logger.error({ err: errorMessage(err) }, `Spot Guard cannot start: ${errorMessage(err)}`);
+          hard.abort();
+        },
+      );
+    }
     monitors.push(...buildMonitors(config, imds, md.instanceId, clock));
     if (monitors.length === 0) logger.warn('no monitor is enabled: the agent will only resume recorded work');
     logger.info({ monitors: monitors.map((m) => m.name), pollIntervalMs: config.imdsPollIntervalMs }, 'monitoring started');
@@ -190,6 +230,9 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
 
   let stopping: Promise<void> | null = null;
   return {
+    get fatal() {
+      return result.fatal;
+    },
     metrics,
     workflow,
     monitorLoop,
@@ -223,4 +266,58 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
       await done;
     },
   };
+}
+
+/** Spot Guard's parts: the Auto Scaling adapter, the per-group Lease lock and the capacity cache. */
+async function startSpotGuard(
+  deps: AgentDeps,
+  config: Config,
+  md: InstanceMetadata,
+  logger: Logger,
+  metrics: Metrics,
+  kube: NodePort & PodPort,
+  signal: AbortSignal,
+): Promise<ReplacementSteps> {
+  const { clock } = deps;
+  const policy = workflowPolicy(config);
+  if (!policy.spotGuard) throw new Error('ENABLE_SPOT_GUARD needs SPOT_ASG_NAME and ON_DEMAND_ASG_NAME');
+  const region = config.awsRegion ?? md.region;
+  const asg = new AwsAutoScaling({
+    region,
+    ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}),
+    ...(deps.awsCredentials ? { credentials: deps.awsCredentials } : {}),
+    ...(deps.awsRetryMode ? { retryMode: deps.awsRetryMode } : {}),
+    ...(deps.awsCallTimeoutMs ? { callTimeoutMs: deps.awsCallTimeoutMs } : {}),
+    clock,
+    logger: logger.child({ component: 'autoscaling' }),
+    onCall: (operation) => metrics.autoScalingCalls.inc({ operation }),
+    onError: (operation, kind) => metrics.autoScalingErrors.inc({ operation, kind }),
+  });
+  signal.throwIfAborted();
+  const { warnings } = await checkGroups(
+    asg,
+    { spot: policy.spotGuard.spotGroup, onDemand: policy.spotGuard.onDemandGroup },
+    { clock, logger, deadlineMs: 5 * 60_000 },
+  );
+  for (const w of warnings) logger.warn(w);
+  const realCache = new LeaseCapacityCache({ kubeConfig: deps.kubeConfig, namespace: config.namespace, clock, logger });
+  const steps = new ReplacementSteps({
+    nodeName: config.nodeName,
+    asg,
+    lock: config.dryRun
+      ? new LocalLock()
+      : new LeaseLock({ kubeConfig: deps.kubeConfig, namespace: config.namespace, clock, logger: logger.child({ component: 'lease' }) }),
+    cache: config.dryRun ? new ReadOnlyCapacityCache({ source: realCache, clock, logger }) : realCache,
+    kube,
+    clock,
+    logger,
+    metrics,
+    policy: { ...policy, spotGuard: policy.spotGuard },
+    dryRun: config.dryRun,
+  });
+  logger.info(
+    { spotGroup: policy.spotGuard.spotGroup, onDemandGroup: policy.spotGuard.onDemandGroup, region },
+    'Spot Guard on: rebalance recommendations get a Ready replacement before the node is drained',
+  );
+  return steps;
 }

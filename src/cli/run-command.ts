@@ -39,6 +39,7 @@ export function runCommand(): Command {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     await agent.done;
+    if (agent.fatal) process.exitCode = 1;
   });
   return cmd;
 }

@@ -19,6 +19,10 @@ export class DryRunKube implements NodePort, PodPort {
     return node ? applyChange(node, this.nodeOverlay.get(name)) : null;
   }
 
+  async listNodes(): Promise<NodeView[]> {
+    return (await this.real.listNodes()).map((n) => applyChange(n, this.nodeOverlay.get(n.name)));
+  }
+
   async updateNode(name: string, mutate: (node: NodeView) => NodeChange | null): Promise<NodeView> {
     const node = await this.getNode(name);
     if (!node) throw new Error(`node ${name} not found`);

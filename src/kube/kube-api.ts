@@ -66,6 +66,11 @@ export class KubeApi implements NodePort, PodPort {
     }
   }
 
+  async listNodes(): Promise<NodeView[]> {
+    const list = await this.call('list_nodes', () => this.core.listNode());
+    return list.items.map(toNodeView);
+  }
+
   async updateNode(name: string, mutate: (node: NodeView) => NodeChange | null): Promise<NodeView> {
     for (let attempt = 0; ; attempt++) {
       const node = await this.getNode(name);

@@ -47,6 +47,8 @@ export type EvictionResult = 'evicted' | 'gone' | 'blocked';
 
 export interface NodePort {
   getNode(name: string): Promise<NodeView | null>;
+  /** All nodes (Spot Guard looks for its replacement by providerID). */
+  listNodes(): Promise<NodeView[]>;
   /**
    * Reads the node, asks `mutate` for a change and writes it with optimistic concurrency
    * (resourceVersion); on a conflict it re-reads and asks again. Returns the node as written,

@@ -63,6 +63,63 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // ---- Spot Guard ----
+  readonly scaleUps = new Counter({
+    name: 'spot_guard_scale_ups_total',
+    help: 'Replacement capacity requests, by group, capacity type and result (requested, ready, failed, max_size, error)',
+    labelNames: ['group', 'capacity_type', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fallbacks = new Counter({
+    name: 'spot_guard_fallbacks_total',
+    help: 'Replacements requested from the on-demand group because spot was unavailable',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+  });
+
+  readonly capacityCacheHits = new Counter({
+    name: 'spot_guard_capacity_cache_hits_total',
+    help: 'Spot requests skipped because the shared capacity cache says spot is unavailable',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+  });
+
+  readonly noCapacity = new Counter({
+    name: 'spot_guard_no_capacity_total',
+    help: 'Rebalance recommendations for which neither spot nor on-demand capacity could be had (node cordoned, not drained)',
+    registers: [this.registry],
+  });
+
+  readonly retirements = new Counter({
+    name: 'spot_guard_retirements_total',
+    help: 'Drained at-risk instances terminated with the desired capacity decremented',
+    labelNames: ['group'] as const,
+    registers: [this.registry],
+  });
+
+  readonly replacementReadySeconds = new Histogram({
+    name: 'spot_guard_replacement_ready_seconds',
+    help: 'Time from the rebalance recommendation to a Ready replacement node (clock seconds)',
+    labelNames: ['capacity_type'] as const,
+    buckets: [30, 60, 90, 120, 180, 240, 300, 600],
+    registers: [this.registry],
+  });
+
+  readonly autoScalingCalls = new Counter({
+    name: 'spot_guard_autoscaling_calls_total',
+    help: 'Auto Scaling API calls, by operation',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly autoScalingErrors = new Counter({
+    name: 'spot_guard_autoscaling_errors_total',
+    help: 'Auto Scaling API call failures, by operation and kind',
+    labelNames: ['operation', 'kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
   }

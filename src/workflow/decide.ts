@@ -1,10 +1,12 @@
 import type { NodeView } from '../kube/types.js';
 import { REBOOT_CODES } from './notice.js';
 import type { WorkflowPolicy } from './policy.js';
+import { decideSpotGuard, type SpotGuardStep } from './spot-guard-decide.js';
 import type { EventRecord, Phase } from './record.js';
 
 /** The next thing to do for one event. Pure data; the reconciler carries it out. */
 export type Step =
+  | SpotGuardStep
   /** Taint (per policy), cordon, label; one write that also records phase Cordoned. */
   | { type: 'cordon' }
   /** Evict the pods and wait until they are gone; records Draining, then Drained/AwaitingReboot. */
@@ -22,6 +24,10 @@ export interface DecideContext {
   policy: WorkflowPolicy;
   /** When a failed drain may be tried again (in-memory backoff), epoch ms. */
   retryAt?: number;
+  /** Spot Guard: when this event last looked for its replacement (in-memory), epoch ms. */
+  lastPollAt?: number;
+  /** Another event on this node (an ITN) has already drained it. */
+  siblingDrained?: boolean;
 }
 
 /** Whether this event, under this configuration, ends in a drain (true) or just a cordon. */
@@ -41,6 +47,7 @@ export function phaseAfterDrain(rec: EventRecord): Phase {
 }
 
 export function decide(rec: EventRecord, ctx: DecideContext): Step {
+  if (rec.kind === 'REBALANCE_RECOMMENDATION' && ctx.policy.spotGuard) return decideSpotGuard(rec, ctx, ctx.policy.spotGuard);
   switch (rec.phase) {
     case 'Pending': {
       const at = actAt(rec, ctx.policy);
@@ -58,11 +65,13 @@ export function decide(rec: EventRecord, ctx: DecideContext): Step {
       return { type: 'uncordon', reason: 'event canceled' };
     case 'Drained':
     case 'Done':
+    case 'Replacing':
+    case 'NoCapacity':
       return { type: 'none' };
   }
 }
 
-function drainOrBackoff(ctx: DecideContext): Step {
+export function drainOrBackoff(ctx: DecideContext): Step {
   if (ctx.retryAt !== undefined && ctx.now < ctx.retryAt) return { type: 'wait', until: ctx.retryAt, reason: 'drain retry backoff' };
   return { type: 'drain' };
 }

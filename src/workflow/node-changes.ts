@@ -54,6 +54,11 @@ function isRebootEvent(rec: EventRecord): boolean {
 }
 
 export function taintFor(rec: EventRecord, policy: WorkflowPolicy): Taint | null {
+  if (policy.spotGuard) {
+    // Spot Guard's decisions (BRIEF §2): its own taint after a replacement, NTH's ITN taint always.
+    if (rec.kind === 'REBALANCE_RECOMMENDATION') return policy.spotGuard.taint;
+    if (rec.kind === 'SPOT_ITN') return { key: NTH_TAINT_KEYS.SPOT_ITN, value: labelValue(rec.id), effect: 'NoSchedule' };
+  }
   if (!policy.taintNode) return null;
   return { key: NTH_TAINT_KEYS[rec.kind], value: labelValue(rec.id), effect: policy.taintEffect };
 }
@@ -72,7 +77,7 @@ export function cordonChange(node: NodeView, rec: EventRecord, policy: WorkflowP
   // inherit it, or the last of our events to finish would lift the admin's cordon.
   const holders = Object.values(recordsOf(node)).filter((r) => r.id !== rec.id && holdsCordon(r));
   const wasUnschedulable =
-    rec.phase === 'Pending'
+    !holdsCordon(rec)
       ? node.unschedulable && (holders.length === 0 || holders.some((r) => r.wasUnschedulable === true))
       : rec.wasUnschedulable;
   change.annotations = withRecord(node, { ...rec, phase: next, ...(wasUnschedulable ? { wasUnschedulable } : {}) }, now);

@@ -10,7 +10,22 @@ import { decide, phaseAfterCordon, phaseAfterDrain, type Step } from './decide.j
 import { KIND_URGENCY, type InterruptionNotice } from './notice.js';
 import { cordonChange, recordChange, recordsChange, recordsOf, uncordonChange } from './node-changes.js';
 import type { WorkflowPolicy } from './policy.js';
+import type { SpotGuardStep } from './spot-guard-decide.js';
 import { parseRecords, type EventRecord } from './record.js';
+
+const SPOT_GUARD_STEPS: ReadonlySet<string> = new Set([
+  'request-capacity',
+  'confirm-request',
+  'await-replacement',
+  'undo-request',
+  'no-capacity',
+  'mark-drained',
+  'retire',
+]);
+const isSpotGuardStep = (s: Step): s is SpotGuardStep => SPOT_GUARD_STEPS.has(s.type);
+
+/** Phases from which a cordon step may start (Spot Guard cordons after Replacing / NoCapacity). */
+const CORDONABLE: ReadonlySet<string> = new Set(['Pending', 'Replacing', 'NoCapacity']);
 
 export interface DrainSettings {
   ignoreDaemonSets: boolean;
@@ -29,6 +44,8 @@ export interface NodeWorkflowDeps {
   drain: DrainSettings;
   /** Re-reconcile at least this often even when nothing wakes the loop. */
   resyncMs?: number;
+  /** Spot Guard's capacity steps (replacement before drain); absent when Spot Guard is off. */
+  replacement?: { execute(step: SpotGuardStep, rec: EventRecord): Promise<void> };
   /** Observer for the simulated world's timeline and for tests. */
   onStep?: (info: { event: EventRecord; step: Step['type']; outcome: 'ok' | 'failed'; detail?: string }) => void;
 }
@@ -43,12 +60,14 @@ export class NodeWorkflow {
   private wakeUp: (() => void) | null = null;
   private wakePending = false;
   private readonly retryAt = new Map<string, number>();
+  private readonly lastPollAt = new Map<string, number>();
   private failures = 0;
   /** Set when a stop is requested: finish the step in hand, start no new one. */
   private stopping = false;
   lastPassAt = 0;
 
   constructor(private readonly deps: NodeWorkflowDeps) {}
+
 
   /** Called by the monitor loop with everything it saw on one poll. */
   observe(notices: InterruptionNotice[]): void {
@@ -73,6 +92,13 @@ export class NodeWorkflow {
       if (this.wakeUp) this.wakeUp();
       else this.wakePending = true;
     }
+  }
+
+  /** Spot Guard's capacity steps become available once the Auto Scaling groups are checked. */
+  setReplacement(r: NonNullable<NodeWorkflowDeps['replacement']>): void {
+    this.deps.replacement = r;
+    if (this.wakeUp) this.wakeUp();
+    else this.wakePending = true;
   }
 
   requestStop(): void {
@@ -146,10 +172,20 @@ export class NodeWorkflow {
       );
       let nextAt: number | undefined;
       let acted = false;
+      const drainedBy = records.filter((r) => r.phase === 'Drained' || r.phase === 'AwaitingReboot').map((r) => r.id);
       for (const rec of records) {
         const retryAt = this.retryAt.get(rec.id);
-        const step = decide(rec, { now, node, policy: this.deps.policy, ...(retryAt !== undefined ? { retryAt } : {}) });
+        const lastPollAt = this.lastPollAt.get(rec.id);
+        const step = decide(rec, {
+          now,
+          node,
+          policy: this.deps.policy,
+          siblingDrained: drainedBy.some((id) => id !== rec.id),
+          ...(retryAt !== undefined ? { retryAt } : {}),
+          ...(lastPollAt !== undefined ? { lastPollAt } : {}),
+        });
         if (step.type === 'none') continue;
+        if (isSpotGuardStep(step) && !this.deps.replacement) continue; // Spot Guard still starting
         if (step.type === 'wait') {
           if (step.until !== undefined) nextAt = Math.min(nextAt ?? Infinity, step.until);
           continue;
@@ -200,7 +236,7 @@ export class NodeWorkflow {
         try {
           const written = await kube.updateNode(nodeName, (fresh) => {
             const current = recordsOf(fresh)[rec.id] ?? rec;
-            return current.phase === 'Pending' ? cordonChange(fresh, current, policy, next, clock.now()) : null;
+            return CORDONABLE.has(current.phase) ? cordonChange(fresh, current, policy, next, clock.now()) : null;
           });
           metrics.actions.inc({ node_action: 'cordon', node_status: 'success' });
           log.info({ taint: policy.taintNode }, `node ${nodeName} cordoned${policy.taintNode ? ' and tainted' : ''}`);
@@ -224,8 +260,22 @@ export class NodeWorkflow {
         report('ok', step.reason);
         return written;
       }
-      default:
+      case 'wait':
+      case 'none':
         return node;
+      default: {
+        // Spot Guard's capacity steps.
+        if (!this.deps.replacement) throw new Error(`step ${step.type} needs Spot Guard, which is not configured`);
+        if (step.type === 'await-replacement') this.lastPollAt.set(rec.id, clock.now());
+        try {
+          await this.deps.replacement.execute(step, rec);
+          report('ok');
+        } catch (err) {
+          report('failed', errorMessage(err));
+          throw err;
+        }
+        return (await kube.getNode(nodeName)) ?? node;
+      }
     }
   }
 

@@ -7,8 +7,49 @@ import type { EventKind } from './notice.js';
  */
 export const RECORDS_ANNOTATION = 'spot-guard.io/events';
 
-export const PHASES = ['Pending', 'Cordoned', 'Draining', 'Drained', 'AwaitingReboot', 'Canceled', 'Done'] as const;
+export const PHASES = [
+  'Pending',
+  // Spot Guard: getting replacement capacity before the at-risk node is touched.
+  'Replacing',
+  // Spot Guard: no spot or on-demand capacity; node tainted and cordoned, not drained; retrying.
+  'NoCapacity',
+  'Cordoned',
+  'Draining',
+  'Drained',
+  'AwaitingReboot',
+  'Canceled',
+  'Done',
+] as const;
 export type Phase = (typeof PHASES)[number];
+
+/** One +1 on an Auto Scaling group made for an event (Spot Guard). */
+const capacityRequestSchema = z.object({
+  capacityType: z.enum(['spot', 'on-demand']),
+  group: z.string(),
+  requestedAt: z.string(),
+  desiredBefore: z.number().int(),
+  desiredAfter: z.number().int(),
+  /** Instance ids in the group at request time: the replacement is one that is not among them. */
+  baseline: z.array(z.string()),
+  /** false = intent recorded, SetDesiredCapacity not yet known to have happened (crash window). */
+  confirmed: z.boolean(),
+  outcome: z.enum(['waiting', 'ready', 'failed']).default('waiting'),
+  reason: z.string().optional(),
+  /** The +1 of a failed request was taken back (or found already filled/taken back). */
+  undone: z.boolean().default(false),
+  dryRun: z.boolean().optional(),
+});
+
+const spotGuardSchema = z.object({
+  requests: z.array(capacityRequestSchema).default([]),
+  replacement: z
+    .object({ instanceId: z.string(), node: z.string(), capacityType: z.enum(['spot', 'on-demand']), readyAt: z.string() })
+    .optional(),
+  /** NoCapacity: when to try again. */
+  retryAt: z.string().optional(),
+  /** The at-risk instance was handed to TerminateInstanceInAutoScalingGroup. */
+  retired: z.boolean().default(false),
+});
 
 const recordSchema = z.object({
   kind: z.enum(['SPOT_ITN', 'REBALANCE_RECOMMENDATION', 'SCHEDULED_EVENT', 'ASG_LIFECYCLE']),
@@ -24,7 +65,11 @@ const recordSchema = z.object({
   wasUnschedulable: z.boolean().optional(),
   drainAttempts: z.number().int().nonnegative().default(0),
   lastError: z.string().optional(),
+  spotGuard: spotGuardSchema.optional(),
 });
+
+export type CapacityRequestRecord = z.infer<typeof capacityRequestSchema>;
+export type SpotGuardState = z.infer<typeof spotGuardSchema>;
 
 export type EventRecord = z.infer<typeof recordSchema> & { id: string };
 export type Records = Record<string, EventRecord>;
@@ -92,7 +137,13 @@ export function newRecord(
 
 /** Phases in which the event still wants the node cordoned. */
 export function holdsCordon(rec: EventRecord): boolean {
-  return rec.phase === 'Cordoned' || rec.phase === 'Draining' || rec.phase === 'Drained' || rec.phase === 'AwaitingReboot';
+  return (
+    rec.phase === 'Cordoned' ||
+    rec.phase === 'NoCapacity' ||
+    rec.phase === 'Draining' ||
+    rec.phase === 'Drained' ||
+    rec.phase === 'AwaitingReboot'
+  );
 }
 
 export function isFinished(rec: EventRecord): boolean {

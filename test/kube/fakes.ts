@@ -82,6 +82,9 @@ export class FakeNodes implements NodePort {
   async getNode(name: string): Promise<NodeView | null> {
     return name === this.node.name ? structuredClone(this.node) : null;
   }
+  async listNodes(): Promise<NodeView[]> {
+    return [structuredClone(this.node)];
+  }
   async updateNode(_name: string, _mutate: (node: NodeView) => NodeChange | null): Promise<NodeView> {
     this.writes++;
     throw new Error('the real API must not be written to');

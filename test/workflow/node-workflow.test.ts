@@ -19,6 +19,9 @@ class Cluster extends FakePods implements NodePort, PodPort {
   async getNode(name: string): Promise<NodeView | null> {
     return name === this.node.name ? structuredClone(this.node) : null;
   }
+  async listNodes(): Promise<NodeView[]> {
+    return [structuredClone(this.node)];
+  }
   async updateNode(name: string, mutate: (n: NodeView) => NodeChange | null): Promise<NodeView> {
     const current = structuredClone(this.node);
     const c = mutate(current);
