@@ -306,7 +306,14 @@ async function startSpotGuard(
     asg,
     lock: config.dryRun
       ? new LocalLock()
-      : new LeaseLock({ kubeConfig: deps.kubeConfig, namespace: config.namespace, clock, logger: logger.child({ component: 'lease' }) }),
+      : new LeaseLock({
+          kubeConfig: deps.kubeConfig,
+          namespace: config.namespace,
+          clock,
+          logger: logger.child({ component: 'lease' }),
+          // Waiters poll the Lease; once a second (jittered) keeps 50 contenders light on the API server.
+          pollMs: 1_000,
+        }),
     cache: config.dryRun ? new ReadOnlyCapacityCache({ source: realCache, clock, logger }) : realCache,
     kube,
     clock,

@@ -2,7 +2,7 @@ import { Deadline, type Clock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { leaseNameFor, type Lock } from '../kube/lease-lock.js';
+import { LockTimeoutError, leaseNameFor, type Lock } from '../kube/lease-lock.js';
 import type { NodePort, NodeView } from '../kube/types.js';
 import type { SpotGuardStep } from '../workflow/spot-guard-decide.js';
 import type { SpotGuardPolicy, WorkflowPolicy } from '../workflow/policy.js';
@@ -16,6 +16,8 @@ import { AutoScalingError, type AutoScalingPort, type CapacityType } from './typ
 export const REPLACEMENT_ANNOTATION = 'spot-guard.io/replacement-for';
 export const FALLBACK_LABEL = 'spot-guard.io/fallback';
 export const LOCK_PREFIX = 'spot-guard-asg';
+/** How long a +1 may queue for its group's lock behind other nodes' +1s. */
+const LOCK_QUEUE_MS = 10 * 60_000;
 
 export interface ReplacementDeps {
   nodeName: string;
@@ -153,9 +155,13 @@ export class ReplacementSteps {
     const key = `${rec.id}/${state(rec).requests.length}`;
     const first = this.firstAttempt.get(key) ?? now;
     this.firstAttempt.set(key, first);
-    const deadline = Deadline.at(clock, first + this.sg.scaleTimeoutMs);
+    // Waiting for the group's lock is queueing behind other nodes' +1s, each of which makes
+    // progress: it gets a longer bound than the Auto Scaling calls themselves.
+    const scaleDeadlineAt = first + this.sg.scaleTimeoutMs;
+    const lockDeadline = Deadline.at(clock, first + Math.max(this.sg.scaleTimeoutMs, LOCK_QUEUE_MS));
+    let confirmed = false;
     try {
-      await lock.withLock(this.lockFor(group), this.holder(rec), deadline, async () => {
+      await lock.withLock(this.lockFor(group), this.holder(rec), lockDeadline, async () => {
         const g = await asg.describeGroup(group);
         const requestedAt = iso(clock.now());
         if (!g) {
@@ -190,15 +196,18 @@ export class ReplacementSteps {
           await asg.setDesiredCapacity(group, g.desiredCapacity + 1);
           log.info({ group, capacityType: type }, `${group} (${type}) desired capacity ${g.desiredCapacity} → ${g.desiredCapacity + 1}: replacement requested`);
         }
-        await this.save(rec.id, (cur) => this.withLastRequest(cur, (r) => ({ ...r, confirmed: true })));
+        confirmed = true;
         metrics.scaleUps.inc({ group, capacity_type: type, result: 'requested' });
         if (type === 'on-demand') metrics.fallbacks.inc({ group });
       });
+      // Outside the lock, to keep the critical section short: a crash before this write is
+      // settled by confirm-request (the group shows whether the +1 happened).
+      if (confirmed) await this.save(rec.id, (cur) => this.withLastRequest(cur, (r) => ({ ...r, confirmed: true })));
       this.firstAttempt.delete(key);
     } catch (err) {
       // A +1 we could not get accepted within the scale timeout counts as a failure (fall back).
       const permanent = err instanceof AutoScalingError && !err.retriable;
-      if (permanent || clock.now() >= deadline.at) {
+      if (permanent || err instanceof LockTimeoutError || clock.now() >= scaleDeadlineAt) {
         this.firstAttempt.delete(key);
         const reason = `could not scale ${group} up: ${errorMessage(err)}`;
         await this.save(rec.id, (cur) => {
