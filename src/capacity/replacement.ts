@@ -381,7 +381,10 @@ export class ReplacementSteps {
     const { asg, kube, clock, lock, metrics } = this.deps;
     const self = await kube.getNode(this.deps.nodeName);
     const instanceId = self ? instanceIdFromProviderId(self.providerId) : null;
-    const done = () => this.save(rec.id, (cur) => ({ ...cur, phase: 'Done', spotGuard: { ...state(cur), retired: true } }));
+    // Retired early (an ITN drained the node before the replacement came): the replacement is still awaited.
+    const early = rec.phase === 'Replacing' || rec.phase === 'NoCapacity';
+    const done = () =>
+      this.save(rec.id, (cur) => ({ ...cur, phase: early ? cur.phase : 'Done', spotGuard: { ...state(cur), retired: true } }));
     if (!instanceId) {
       log.warn(`cannot retire: node ${this.deps.nodeName} has no AWS providerID`);
       await done();

@@ -28,6 +28,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     colorize: false,
     sync: true,
     translateTime: 'SYS:HH:MM:ss.l',
+    singleLine: true,
     ignore: 'pid,hostname',
     destination: opts.destination ?? process.stdout,
   });

@@ -67,6 +67,46 @@ const builtIns: Record<string, ScenarioInput> = {
   },
 };
 
+/** Spot Guard: a spot group and an on-demand group whose instances are the nodes. */
+const fleet = {
+  speed: 20,
+  daemonSets: ['kube-proxy'],
+  groups: [
+    { name: 'spot-workers', capacityType: 'spot' as const, desiredCapacity: 4, maxSize: 20, joinDelay: '30s' },
+    { name: 'ondemand-workers', capacityType: 'on-demand' as const, desiredCapacity: 1, maxSize: 10, joinDelay: '30s' },
+  ],
+  autoscaling: { launchDelay: '45s', terminateDelay: '20s' },
+  workloads: [{ name: 'web', replicas: 8, cpu: '250m', memory: '256Mi', pdb: { maxUnavailable: 1 }, shutdownSeconds: 3 }],
+  agent: {
+    ENABLE_SPOT_GUARD: 'true',
+    SPOT_ASG_NAME: 'spot-workers',
+    ON_DEMAND_ASG_NAME: 'ondemand-workers',
+    ENABLE_REBALANCE_DRAINING: 'true',
+  },
+};
+
+builtIns['spot-guard'] = {
+  ...fleet,
+  name: 'spot-guard',
+  description:
+    'Spot Guard: a rebalance recommendation on a spot node; a spot replacement is Ready before the node is tainted, drained and retired.',
+  actions: [{ at: 10, do: 'rebalance-group', group: 'spot-workers', count: 1 }],
+  timeout: 600,
+};
+
+builtIns['spot-guard-fallback'] = {
+  ...fleet,
+  name: 'spot-guard-fallback',
+  description:
+    'Spot Guard with spot capacity exhausted: two recommendations; the first finds no spot and falls back to on-demand, the second goes straight to on-demand (capacity cache).',
+  capacity: { spot: { 'us-east-1a': 0, 'us-east-1b': 0, 'us-east-1c': 0 } },
+  actions: [
+    { at: 10, do: 'rebalance-group', group: 'spot-workers', count: 1 },
+    { at: 100, do: 'rebalance-group', group: 'spot-workers', count: 1 },
+  ],
+  timeout: 900,
+};
+
 export const DEFAULT_SCENARIO = 'spot-itn';
 
 export function builtInScenarioNames(): string[] {

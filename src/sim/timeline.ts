@@ -1,3 +1,4 @@
+import { REPLACEMENT_ANNOTATION, parseClaim } from '../capacity/replacement.js';
 import { RECORDS_ANNOTATION, parseRecords } from '../workflow/record.js';
 import type { SimKube } from './kube/index.js';
 
@@ -91,6 +92,11 @@ export class Timeline {
       this.add('node', 'cordoned', name);
     }
     if (was && !is) this.add('node', 'uncordoned', name);
+    const claimBefore = prev.metadata.annotations?.[REPLACEMENT_ANNOTATION];
+    const claim = parseClaim(n.metadata.annotations?.[REPLACEMENT_ANNOTATION]);
+    if (claim && !claimBefore) {
+      this.add('agent', `claimed as the replacement for ${claim.node} (${claim.fallback ? 'on-demand fallback' : claim.capacityType})`, name);
+    }
     const phasesBefore = phases(prev);
     for (const [id, phase] of phases(n)) {
       if (phasesBefore.get(id) !== phase) {

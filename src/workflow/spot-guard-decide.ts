@@ -41,6 +41,10 @@ export function decideSpotGuard(rec: EventRecord, ctx: DecideContext, sg: SpotGu
         return { type: 'request-capacity', capacityType: 'spot' };
       }
       if (!last.confirmed) return { type: 'confirm-request' };
+      // Another event (an ITN) drained the node while its replacement is on its way: the instance is
+      // about to be reclaimed, and the group would replace it on top of our +1 (the fleet would grow
+      // by one). Retire it now, with decrement; the record goes on (claim, fallback) while the node lives.
+      if (ctx.siblingDrained && sg.retireAfterDrain && !state?.retired && last.outcome === 'waiting') return { type: 'retire' };
       if (last.outcome === 'waiting' || last.outcome === 'ready') {
         const due = (ctx.lastPollAt ?? 0) + sg.pollIntervalMs;
         if (ctx.now < due) return { type: 'wait', until: due, reason: 'waiting for the replacement' };
