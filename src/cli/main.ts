@@ -5,7 +5,8 @@ import { simulateCommand } from './simulate-command.js';
 
 const program = new Command('spot-guard')
   .description('Keeps Kubernetes workloads safe on EC2 spot: NTH-compatible interruption handling plus replacement-before-drain.')
-  .version('0.1.0');
+  .version('0.1.0')
+  .enablePositionalOptions();
 program.addCommand(runCommand());
 program.addCommand(simulateCommand());
 program.addCommand(configCommand());

@@ -3,7 +3,7 @@ import { createLogger, type LogLevel } from '../observability/logger.js';
 import { ScaledClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import { startControlServer } from '../sim/control.js';
-import { formatSummary, runScenario } from '../sim/runner.js';
+import { formatSummary, populateWorld, runScenario } from '../sim/runner.js';
 import { ACTION_KINDS, ScenarioError, loadScenarioFile, type Scenario } from '../sim/scenario.js';
 import { DEFAULT_SCENARIO, builtInScenario, builtInScenarioNames } from '../sim/scenarios.js';
 import { SimWorld } from '../sim/world.js';
@@ -15,6 +15,8 @@ async function resolveScenario(nameOrPath: string): Promise<Scenario> {
 /** `spot-guard simulate`: the built-in simulated world, with real agents running against it. */
 export function simulateCommand(): Command {
   const cmd = new Command('simulate')
+    // `simulate serve --scenario x`: options after a subcommand belong to it, not to `simulate`.
+    .enablePositionalOptions()
     .description('run a scenario in the simulated world (real agents, simulated EC2 + Kubernetes over loopback HTTP)')
     .option('-s, --scenario <name|file>', `built-in scenario (${builtInScenarioNames().join(', ')}) or a YAML/JSON file`, DEFAULT_SCENARIO)
     .option('--speed <n>', 'simulated seconds per real second (overrides the scenario)')
@@ -67,19 +69,22 @@ export function simulateCommand(): Command {
       const logger = createLogger({ level: opts.agentLogLevel, json: false, destination: process.stderr });
       const world = new SimWorld({ clock, logger, imdsMode: scenario.imdsMode, aemmDynamicTimes: scenario.aemmDynamicTimes });
       await world.start();
-      for (const n of scenario.nodes) await world.addNode(n);
-      for (const ds of scenario.daemonSets) world.addDaemonSet(ds);
-      for (const w of scenario.workloads) world.addWorkload(w);
+      await populateWorld(world, scenario);
       const startOne = async (node: string) => {
         await world.startAgent(node, scenario.agent, { logger });
       };
-      if (opts.agents) await Promise.all(scenario.nodes.filter((n) => n.agent).map((n) => startOne(n.name)));
+      if (opts.agents) {
+        // As a DaemonSet: every node, including the ones Auto Scaling adds later.
+        const withoutAgent = new Set(scenario.nodes.filter((n) => !n.agent).map((n) => n.name));
+        await world.runAgentsOnAllNodes(scenario.agent, { logger }, { skip: (n) => withoutAgent.has(n) });
+      }
       const control = await startControlServer(world, startOne, Number(opts.controlPort));
       console.log(
         JSON.stringify({
           kubernetesApi: world.kube.url,
           kubeconfig: world.kubeconfigPath,
           control: control.url,
+          ...(world.autoscaling ? { autoScaling: world.autoscaling.url, awsRegion: world.region } : {}),
           nodes: Object.fromEntries(world.nodeNames().map((n) => [n, { imds: world.imds(n).url, instanceId: world.node(n).instanceId }])),
         }),
       );

@@ -8,7 +8,7 @@ import type { NodePort, NodeView, PodPort } from '../kube/types.js';
 import { admitNotices } from './admit.js';
 import { decide, phaseAfterCordon, phaseAfterDrain, type Step } from './decide.js';
 import { KIND_URGENCY, type InterruptionNotice } from './notice.js';
-import { cordonChange, recordChange, recordsChange, recordsOf, uncordonChange } from './node-changes.js';
+import { cordonChange, recordChange, recordsChange, recordsOf, taintFor, uncordonChange } from './node-changes.js';
 import type { WorkflowPolicy } from './policy.js';
 import type { SpotGuardStep } from './spot-guard-decide.js';
 import { parseRecords, type EventRecord } from './record.js';
@@ -239,7 +239,11 @@ export class NodeWorkflow {
             return CORDONABLE.has(current.phase) ? cordonChange(fresh, current, policy, next, clock.now()) : null;
           });
           metrics.actions.inc({ node_action: 'cordon', node_status: 'success' });
-          log.info({ taint: policy.taintNode }, `node ${nodeName} cordoned${policy.taintNode ? ' and tainted' : ''}`);
+          const taint = taintFor(rec, policy);
+          log.info(
+            { taint: taint ? `${taint.key}=${taint.value ?? ''}:${taint.effect}` : null },
+            `node ${nodeName} ${taint ? 'tainted and ' : ''}cordoned`,
+          );
           report('ok');
           return written;
         } catch (err) {

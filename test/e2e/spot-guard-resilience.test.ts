@@ -56,9 +56,22 @@ function baseline(world: SimWorld) {
 async function assertFleetRestored(t: SpotGuardWorld, atRisk: string, before: ReturnType<typeof baseline>): Promise<void> {
   const { world, clock } = t;
   await waitUntil(clock, () => !world.nodeNames().includes(atRisk), { what: `at-risk node ${atRisk} gone`, timeoutMs: 300_000 });
+  await waitUntil(clock, () => world.settled(), { what: 'fleet settled (no launch under way, every node Ready)', timeoutMs: 600_000 });
   assert.equal(desired(world, SPOT), before.spot, 'spot desired capacity back to its original value');
   assert.equal(desired(world, ON_DEMAND), before.onDemand, 'on-demand desired capacity unchanged');
   assert.equal(fleetSize(world), before.fleet, 'fleet size (live instances in both groups) unchanged');
+}
+
+/** The last rebalance record seen on a node (it outlives the Node, which goes away with its instance). */
+function lastRebalanceRecord(world: SimWorld, node: string): { rec?: EventRecord; unsubscribe: () => void } {
+  const out: { rec?: EventRecord; unsubscribe: () => void } = { unsubscribe: () => undefined };
+  out.unsubscribe = world.kube.onChange((ev) => {
+    if (ev.resource !== 'nodes' || ev.type === 'DELETED') return;
+    if ((ev.object as { metadata?: { name?: string } }).metadata?.name !== node) return;
+    const rec = rebalanceOf(world, node);
+    if (rec) out.rec = rec;
+  });
+  return out;
 }
 
 /** JSON log lines of one agent, for asserting on what it said. */
@@ -202,11 +215,12 @@ describe('Spot Guard resilience', () => {
     before.unsubscribe();
   });
 
-  it('an ITN while waiting for the replacement drains the node at once', async () => {
-    // The replacement's Node takes a minute to turn Ready (40 s launch + 60 s join): a wide window.
+  it('an ITN while waiting for the replacement drains the node at once, and the node is retired', async () => {
+    // The replacement's Node takes a while to turn Ready (40 s launch + 60 s join): a wide window.
     const { world: w, clock } = await world({ spot: { joinDelayMs: 60_000 } });
     const atRisk = w.groupNodes(SPOT)[0]!;
     const before = baseline(w);
+    const last = lastRebalanceRecord(w, atRisk);
     w.imds(atRisk).setRebalanceRecommendation({});
     await waitUntil(clock, () => rebalanceOf(w, atRisk)?.spotGuard?.requests[0]?.confirmed === true, { what: 'scale-up confirmed' });
     assert.ok(workloadPodsOn(w, atRisk).length > 0, 'the at-risk node runs workload pods');
@@ -225,11 +239,29 @@ describe('Spot Guard resilience', () => {
     assert.equal(during.phase, 'Replacing', 'the rebalance is still waiting for its replacement');
     assert.equal(during.spotGuard?.replacement, undefined);
 
-    // The rebalance then finishes: replacement Ready, retire.
-    await waitUntil(clock, () => rebalanceOf(w, atRisk)?.phase === 'Done', { what: 'rebalance Done', timeoutMs: 600_000 });
-    assert.equal(rebalanceOf(w, atRisk)?.spotGuard?.requests.length, 1);
+    // The drained instance is about to be reclaimed: it is retired now (terminate with decrement),
+    // so the group does not replace it on top of the +1; the +1 still arrives.
     await assertFleetRestored(t!, atRisk, before);
+    assert.equal(last.rec?.spotGuard?.retired, true, 'the at-risk instance was retired');
+    assert.equal(last.rec?.spotGuard?.requests.length, 1);
+    assert.equal(w.autoscaling!.callCounts().TerminateInstanceInAutoScalingGroup, 1);
     assert.equal(before.launchesIn(SPOT), 1);
+    assert.equal(before.launchesIn(ON_DEMAND), 0);
+    last.unsubscribe();
+    before.unsubscribe();
+  });
+
+  it('rebalance and ITN together, instance reclaimed before the replacement is Ready: the fleet does not grow', async () => {
+    // The replacement is Ready 140 s after the +1 (40 s launch + 100 s join), after the 2-minute notice.
+    const { world: w } = await world({ spot: { joinDelayMs: 100_000 } });
+    const atRisk = w.groupNodes(SPOT)[0]!;
+    const before = baseline(w);
+    w.imds(atRisk).setRebalanceRecommendation({});
+    w.reclaimSpotInstance(atRisk);
+
+    await assertFleetRestored(t!, atRisk, before);
+    assert.equal(before.launchesIn(SPOT), 1, 'one instance launched: the +1, not also a replacement of the reclaimed one');
+    assert.equal(before.launchesIn(ON_DEMAND), 0);
     before.unsubscribe();
   });
 

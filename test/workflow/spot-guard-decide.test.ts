@@ -90,6 +90,16 @@ describe('Spot Guard decisions (replacement before drain)', () => {
     assert.equal(decide(rebalance('Cordoned'), ctx({ policy: monitorOnly, siblingDrained: true })).type, 'mark-drained');
   });
 
+  it('an ITN drained the node while the replacement is on its way: retire now (once), keep awaiting the replacement', () => {
+    const waiting = [req()];
+    assert.equal(decide(rebalance('Replacing', waiting), ctx({ siblingDrained: true })).type, 'retire');
+    assert.equal(decide(rebalance('Replacing', waiting, { retired: true }), ctx({ siblingDrained: true })).type, 'await-replacement');
+    assert.equal(decide(rebalance('Replacing', [req({ confirmed: false })]), ctx({ siblingDrained: true })).type, 'confirm-request');
+    assert.equal(decide(rebalance('Replacing', [req({ outcome: 'failed' })]), ctx({ siblingDrained: true })).type, 'undo-request');
+    const noRetire = ctx({ siblingDrained: true, policy: policy({ rebalanceDrain: true, spotGuard: { ...sg, retireAfterDrain: false } }) });
+    assert.equal(decide(rebalance('Replacing', waiting), noRetire).type, 'await-replacement');
+  });
+
   it('is not used when Spot Guard is off (NTH rebalance handling)', () => {
     assert.equal(decide(rebalance('Pending'), ctx({ policy: policy({ rebalanceDrain: true }), now: T0 + 500 * SEC })).type, 'cordon');
   });
