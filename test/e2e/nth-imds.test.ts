@@ -70,7 +70,7 @@ describe('dry-run', () => {
     await world.agent('node-a')!.ready;
     const writes = () =>
       Object.entries(world.kube.requestCounts())
-        .filter(([k]) => /^(POST|PUT|PATCH|DELETE)/.test(k))
+        .filter(([k]) => /^(CREATE|UPDATE|PATCH|DELETE)/.test(k))
         .reduce((n, [, v]) => n + v, 0);
     const writesBefore = writes();
     const podsBefore = workloadPodsOn(world, 'node-a').map((p) => p.metadata.name).sort();

@@ -61,9 +61,9 @@ describe('records annotation', () => {
 });
 
 describe('phase predicates', () => {
-  it('the cordon is held from Cordoned until the event is undone or finished', () => {
+  it('the cordon is held from Cordoned (or NoCapacity) until the event is undone or finished; never while Replacing', () => {
     const holding = PHASES.filter((phase) => holdsCordon(record('x', 'SPOT_ITN', { phase })));
-    assert.deepEqual(holding, ['Cordoned', 'Draining', 'Drained', 'AwaitingReboot']);
+    assert.deepEqual(holding, ['NoCapacity', 'Cordoned', 'Draining', 'Drained', 'AwaitingReboot']);
     assert.deepEqual(PHASES.filter((phase) => isFinished(record('x', 'SPOT_ITN', { phase }))), ['Done']);
   });
 });
