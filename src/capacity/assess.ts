@@ -10,6 +10,8 @@ export interface CapacityRequest {
   desiredAfter: number;
   /** Instance ids in the group when the request was made: anything else is new. */
   baseline: string[];
+  /** Epoch ms: a later end of the wait than requestedAt + timeout (a late-filled +1). */
+  extendedUntil?: number;
 }
 
 /** A Node as the replacement search sees it. */
@@ -72,7 +74,8 @@ export function assessReplacement(input: {
   const failures = capacityFailuresSince(input.activities, input.request.requestedAt);
   // Still-unclaimed new instances may be ours; with several waiters, each takes one as it turns Ready.
   if (failures.length && unclaimed.length === 0) return { kind: 'failed', reason: `capacity unavailable: ${failures[0]}` };
-  if (input.now - request.requestedAt >= input.timeoutMs) {
+  const waitEnd = request.extendedUntil ?? request.requestedAt + input.timeoutMs;
+  if (input.now >= waitEnd) {
     return {
       kind: 'failed',
       reason: `no Ready replacement within ${Math.round(input.timeoutMs / 1000)} s (${unclaimed.length} new instance(s) still starting)`,
@@ -85,4 +88,12 @@ export function assessReplacement(input: {
 /** Launches the group still owes: desired minus instances that are not on their way out. */
 export function outstandingLaunches(group: GroupView): number {
   return group.desiredCapacity - group.instances.filter((i) => !GONE.test(i.lifecycleState)).length;
+}
+
+/** New instances (not in the baseline, not on their way out) that no event has claimed. */
+export function unclaimedNewInstances(group: GroupView, baseline: string[], claimed: ReadonlySet<string>): string[] {
+  const base = new Set(baseline);
+  return group.instances
+    .filter((i) => !base.has(i.instanceId) && !GONE.test(i.lifecycleState) && !claimed.has(i.instanceId))
+    .map((i) => i.instanceId);
 }

@@ -8,7 +8,7 @@ import type { SpotGuardStep } from '../workflow/spot-guard-decide.js';
 import type { SpotGuardPolicy, WorkflowPolicy } from '../workflow/policy.js';
 import { cordonChange, recordChange, recordsOf } from '../workflow/node-changes.js';
 import type { CapacityRequestRecord, EventRecord, Phase, SpotGuardState } from '../workflow/record.js';
-import { assessReplacement, instanceIdFromProviderId, outstandingLaunches, type CandidateNode } from './assess.js';
+import { assessReplacement, instanceIdFromProviderId, outstandingLaunches, unclaimedNewInstances, type CandidateNode } from './assess.js';
 import type { CapacityCache } from './capacity-cache.js';
 import { AutoScalingError, type AutoScalingPort, type CapacityType } from './types.js';
 
@@ -278,7 +278,15 @@ export class ReplacementSteps {
     ]);
     const a = assessReplacement({
       eventId: rec.id,
-      request: { ...last, requestedAt },
+      request: {
+        capacityType: last.capacityType,
+        group: last.group,
+        desiredBefore: last.desiredBefore,
+        desiredAfter: last.desiredAfter,
+        baseline: last.baseline,
+        requestedAt,
+        ...(last.extendedUntil ? { extendedUntil: Date.parse(last.extendedUntil) } : {}),
+      },
       group,
       activities,
       nodes: nodes.map(toCandidate).filter((c): c is CandidateNode => c !== null),
@@ -353,6 +361,22 @@ export class ReplacementSteps {
       if (g && outstandingLaunches(g) >= 1 && g.desiredCapacity - 1 >= g.minSize) {
         await asg.setDesiredCapacity(last.group, g.desiredCapacity - 1);
         log.info({ group: last.group }, `took back the unfilled +1 on ${last.group}: desired ${g.desiredCapacity} → ${g.desiredCapacity - 1}`);
+      } else if (g && !last.extendedUntil) {
+        // The +1 was filled after all, just late: lowering desired now would let Auto Scaling pick a
+        // victim. If an unclaimed new instance exists, it may well be ours: wait for it once more.
+        const claimed = new Set(
+          (await this.deps.kube.listNodes())
+            .map(toCandidate)
+            .filter((c): c is CandidateNode => Boolean(c?.claimedBy))
+            .map((c) => c.instanceId),
+        );
+        if (unclaimedNewInstances(g, last.baseline, claimed).length > 0) {
+          const until = clock.now() + this.sg.capacityCheckTimeoutMs;
+          log.info({ group: last.group }, `the +1 on ${last.group} was filled late; waiting for the new instance until ${iso(until)}`);
+          await this.save(rec.id, (cur) => this.withLastRequest(cur, (r) => ({ ...r, outcome: 'waiting', extendedUntil: iso(until) })));
+          return;
+        }
+        log.info({ group: last.group }, `nothing to take back on ${last.group} (no launch outstanding)`);
       } else {
         log.info({ group: last.group }, `nothing to take back on ${last.group} (no launch outstanding)`);
       }
@@ -431,9 +455,12 @@ function state(rec: EventRecord): SpotGuardState {
   return rec.spotGuard ?? { requests: [], retired: false };
 }
 
+/** Requests kept per event: enough to explain the story, bounded however long capacity stays away. */
+const MAX_REQUESTS_KEPT = 8;
+
 function appendRequest(cur: EventRecord, phase: Phase, req: CapacityRequestRecord): EventRecord {
   const sg = state(cur);
-  return { ...cur, phase, spotGuard: { ...sg, requests: [...sg.requests, req] } };
+  return { ...cur, phase, spotGuard: { ...sg, requests: [...sg.requests, req].slice(-MAX_REQUESTS_KEPT) } };
 }
 
 function failedRequest(type: CapacityType, group: string, requestedAt: string, reason: string): CapacityRequestRecord {

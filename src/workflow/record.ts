@@ -37,6 +37,8 @@ const capacityRequestSchema = z.object({
   reason: z.string().optional(),
   /** The +1 of a failed request was taken back (or found already filled/taken back). */
   undone: z.boolean().default(false),
+  /** The +1 was filled late (after the wait gave up): wait for that instance once more, until here. */
+  extendedUntil: z.string().optional(),
   dryRun: z.boolean().optional(),
 });
 

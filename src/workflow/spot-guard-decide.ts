@@ -34,12 +34,6 @@ export function decideSpotGuard(rec: EventRecord, ctx: DecideContext, sg: SpotGu
       if (state?.replacement) return { type: 'cordon' };
       const last = state?.requests.at(-1);
       if (!last) return { type: 'request-capacity', capacityType: 'spot' };
-      // A retry round after "no capacity" starts when its time comes, with spot again.
-      if (rec.phase === 'NoCapacity' && (last.outcome === 'failed' && last.undone)) {
-        const at = state?.retryAt ? Date.parse(state.retryAt) : 0;
-        if (ctx.now < at) return { type: 'wait', until: at, reason: 'no capacity; retrying replacement later' };
-        return { type: 'request-capacity', capacityType: 'spot' };
-      }
       if (!last.confirmed) return { type: 'confirm-request' };
       // Another event (an ITN) drained the node while its replacement is on its way: the instance is
       // about to be reclaimed, and the group would replace it on top of our +1 (the fleet would grow
@@ -52,7 +46,12 @@ export function decideSpotGuard(rec: EventRecord, ctx: DecideContext, sg: SpotGu
       }
       if (!last.undone) return { type: 'undo-request' };
       if (last.capacityType === 'spot') return { type: 'request-capacity', capacityType: 'on-demand' };
-      return { type: 'no-capacity' };
+      // On-demand failed too: this round is over. Record "no capacity" (once per round), then retry
+      // with spot when its time comes.
+      const retryAt = state?.retryAt ? Date.parse(state.retryAt) : undefined;
+      if (rec.phase === 'Replacing' || retryAt === undefined || retryAt < Date.parse(last.requestedAt)) return { type: 'no-capacity' };
+      if (ctx.now < retryAt) return { type: 'wait', until: retryAt, reason: 'no capacity; retrying replacement later' };
+      return { type: 'request-capacity', capacityType: 'spot' };
     }
     case 'Cordoned':
       if (ctx.policy.cordonOnly) return { type: 'none' };

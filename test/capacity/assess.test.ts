@@ -120,3 +120,12 @@ describe('helpers', () => {
     assert.equal(outstandingLaunches(group([['i-a', 'InService'], ['i-b', 'Pending']], 2)), 0);
   });
 });
+
+describe('late-filled +1', () => {
+  it('an extended wait ends later than requestedAt + timeout', () => {
+    const g = group([['i-a', 'InService'], ['i-b', 'InService'], ['i-c', 'Pending']]);
+    const late = { ...request, extendedUntil: T0 + 300_000 };
+    const a = assessReplacement({ eventId: 'ev-1', request: late, group: g, activities: [], nodes: [], now: T0 + 200_000, timeoutMs: 120_000 });
+    assert.equal(a.kind, 'waiting');
+  });
+});

@@ -285,6 +285,25 @@ describe('Spot Guard resilience', () => {
     before.unsubscribe();
   });
 
+  it('a spot +1 filled after the wait gave up is used (waited for once more), not left as an extra instance', async () => {
+    // The capacity-check timeout (30 s) is shorter than launch (40 s) + join (20 s): the first wait
+    // times out while the instance is still Pending; the undo finds the +1 filled and waits again.
+    const { world: w, clock } = await world({ env: { SPOT_GUARD_CAPACITY_CHECK_TIMEOUT: '30s' } });
+    const atRisk = w.groupNodes(SPOT)[0]!;
+    const before = baseline(w);
+    w.imds(atRisk).setRebalanceRecommendation({});
+    const last = lastRebalanceRecord(w, atRisk);
+    await waitUntil(clock, () => !w.nodeNames().includes(atRisk) || rebalanceOf(w, atRisk)?.phase === 'Done', { what: 'rebalance Done', timeoutMs: 600_000 });
+    last.unsubscribe();
+    const rec = last.rec!;
+    assert.equal(rec.spotGuard?.requests.length, 1, 'no on-demand fallback');
+    assert.ok(rec.spotGuard?.requests[0]?.extendedUntil, 'the wait was extended once');
+    assert.equal(rec.spotGuard?.replacement?.capacityType, 'spot');
+    await assertFleetRestored(t!, atRisk, before);
+    assert.equal(before.launchesIn(ON_DEMAND), 0, 'nothing launched on-demand');
+    before.unsubscribe();
+  });
+
   it('stale failed activities from before the request do not trigger the fallback', async () => {
     const { world: w, clock } = await world();
     const atRisk = w.groupNodes(SPOT)[0]!;

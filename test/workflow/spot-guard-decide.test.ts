@@ -104,3 +104,24 @@ describe('Spot Guard decisions (replacement before drain)', () => {
     assert.equal(decide(rebalance('Pending'), ctx({ policy: policy({ rebalanceDrain: true }), now: T0 + 500 * SEC })).type, 'cordon');
   });
 });
+
+describe('Spot Guard no-capacity rounds', () => {
+  const failedRound = (at: number) => [
+    req({ requestedAt: new Date(at).toISOString(), outcome: 'failed', undone: true }),
+    req({ capacityType: 'on-demand', group: 'od', requestedAt: new Date(at + SEC).toISOString(), outcome: 'failed', undone: true }),
+  ];
+
+  it('a retry round whose spot request hits the capacity cache goes on to on-demand, not round and round', () => {
+    const cacheHit = req({ requestedAt: new Date(T0 + 300 * SEC).toISOString(), desiredBefore: -1, desiredAfter: -1, outcome: 'failed', undone: true });
+    const rec = rebalance('NoCapacity', [...failedRound(T0), cacheHit], { retryAt: new Date(T0 + 200 * SEC).toISOString() });
+    assert.deepEqual(decide(rec, ctx({ now: T0 + 301 * SEC })), { type: 'request-capacity', capacityType: 'on-demand' });
+  });
+
+  it('when the retry round fails too, "no capacity" is recorded again (new retry time) before any new request', () => {
+    const round2 = failedRound(T0 + 300 * SEC);
+    const rec = rebalance('NoCapacity', [...failedRound(T0), ...round2], { retryAt: new Date(T0 + 200 * SEC).toISOString() });
+    assert.equal(decide(rec, ctx({ now: T0 + 400 * SEC })).type, 'no-capacity');
+    const after = rebalance('NoCapacity', [...failedRound(T0), ...round2], { retryAt: new Date(T0 + 500 * SEC).toISOString() });
+    assert.equal(decide(after, ctx({ now: T0 + 400 * SEC })).type, 'wait');
+  });
+});
