@@ -10,6 +10,7 @@ import { asgLifecycleMonitor, rebalanceMonitor, scheduledEventMonitor, spotItnMo
 import { evaluateHealth } from './observability/health.js';
 import { startSmallServer, type SmallServer } from './observability/http-server.js';
 import type { Logger } from './observability/logger.js';
+import type { Notifier } from './observability/notifier.js';
 import { Metrics } from './observability/metrics.js';
 import { backoffDelay } from './shared/backoff.js';
 import { isAbortError, type Clock } from './shared/clock.js';
@@ -32,6 +33,8 @@ export interface AgentDeps {
   /** Bind probes/metrics servers here (0.0.0.0 in a pod, 127.0.0.1 in simulations). */
   listenHost?: string;
   onStep?: NodeWorkflowDeps['onStep'];
+  /** Where notifications go (Kubernetes events, webhooks); default: nowhere. */
+  notifier?: Notifier;
   /** Bound on one Kubernetes API call (clock time); default 30 s. */
   kubeCallTimeoutMs?: number;
   onPass?: (notices: InterruptionNotice[]) => void;
@@ -138,6 +141,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
       ...(config.podName ? { selfPod: { namespace: config.namespace, name: config.podName } } : {}),
     },
     ...(deps.onStep ? { onStep: deps.onStep } : {}),
+    ...(deps.notifier ? { notifier: deps.notifier } : {}),
   });
   // Monitors need the instance id; the loop is created now so health can read it before start.
   const monitors: Monitor[] = [];
@@ -321,6 +325,7 @@ async function startSpotGuard(
     metrics,
     policy: { ...policy, spotGuard: policy.spotGuard },
     dryRun: config.dryRun,
+    ...(deps.notifier ? { notifier: deps.notifier } : {}),
   });
   logger.info(
     { spotGroup: policy.spotGuard.spotGroup, onDemandGroup: policy.spotGuard.onDemandGroup, region },

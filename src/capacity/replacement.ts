@@ -2,6 +2,7 @@ import { Deadline, type Clock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { nullNotifier, type NotificationReason, type Notifier } from '../observability/notifier.js';
 import { LockTimeoutError, leaseNameFor, type Lock } from '../kube/lease-lock.js';
 import type { NodePort, NodeView } from '../kube/types.js';
 import type { SpotGuardStep } from '../workflow/spot-guard-decide.js';
@@ -30,6 +31,7 @@ export interface ReplacementDeps {
   metrics: Metrics;
   policy: WorkflowPolicy & { spotGuard: SpotGuardPolicy };
   dryRun: boolean;
+  notifier?: Notifier;
 }
 
 export interface ReplacementClaim {
@@ -115,6 +117,18 @@ export class ReplacementSteps {
     return { ...rec, spotGuard: { ...sg, requests: [...sg.requests.slice(0, -1), f(last)] } };
   }
 
+  private notify(rec: EventRecord, reason: NotificationReason, message: string, group?: string, type: 'Normal' | 'Warning' = 'Normal'): void {
+    (this.deps.notifier ?? nullNotifier).notify({
+      reason,
+      type,
+      message,
+      nodeName: this.deps.nodeName,
+      at: this.deps.clock.now(),
+      ...(group ? { group } : {}),
+      event: { id: rec.id, kind: rec.kind, startTime: rec.startTime, description: rec.description, phase: rec.phase },
+    });
+  }
+
   private lockFor(group: string) {
     return leaseNameFor(LOCK_PREFIX, group);
   }
@@ -195,6 +209,15 @@ export class ReplacementSteps {
         } else {
           await asg.setDesiredCapacity(group, g.desiredCapacity + 1);
           log.info({ group, capacityType: type }, `${group} (${type}) desired capacity ${g.desiredCapacity} → ${g.desiredCapacity + 1}: replacement requested`);
+          this.notify(
+            rec,
+            type === 'spot' ? 'SpotGuardScaleUp' : 'SpotGuardFallback',
+            type === 'spot'
+              ? `requested a spot replacement: ${group} desired ${g.desiredCapacity} → ${g.desiredCapacity + 1}`
+              : `spot unavailable; requested an on-demand replacement: ${group} desired ${g.desiredCapacity} → ${g.desiredCapacity + 1}`,
+            group,
+            type === 'spot' ? 'Normal' : 'Warning',
+          );
         }
         confirmed = true;
         metrics.scaleUps.inc({ group, capacity_type: type, result: 'requested' });
@@ -325,6 +348,7 @@ export class ReplacementSteps {
       { group: last.group, replacement: a.node, instanceId: a.instanceId },
       `${last.capacityType} replacement ${a.node} (${a.instanceId}) is Ready`,
     );
+    this.notify(rec, 'SpotGuardReplacementReady', `${last.capacityType} replacement ${a.node} (${a.instanceId}) is Ready`, last.group);
   }
 
   /** Marks the new Node as this event's replacement; false when another event got it first. */
@@ -394,6 +418,13 @@ export class ReplacementSteps {
       return cordonChange(fresh, next, policy, 'NoCapacity', clock.now());
     });
     metrics.noCapacity.inc();
+    this.notify(
+      rec,
+      'SpotGuardNoCapacity',
+      `no spot or on-demand capacity: node tainted and cordoned, not drained; retrying at ${iso(retryAt)}`,
+      this.sg.spotGroup,
+      'Warning',
+    );
     log.warn(
       { retryAt: iso(retryAt) },
       `no replacement capacity in ${this.sg.spotGroup} (spot) or ${this.sg.onDemandGroup} (on-demand): ` +
@@ -426,6 +457,7 @@ export class ReplacementSteps {
       } else {
         const r = await asg.terminateInstance(instanceId, true);
         log.info({ instanceId, group, result: r }, `retired ${instanceId}: terminating with the desired capacity of ${group} decremented`);
+        this.notify(rec, 'SpotGuardRetire', `retired ${instanceId}: terminating it with the desired capacity of ${group} decremented`, group);
       }
       await done();
     });

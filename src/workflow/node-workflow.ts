@@ -11,6 +11,7 @@ import { KIND_URGENCY, type InterruptionNotice } from './notice.js';
 import { cordonChange, recordChange, recordsChange, recordsOf, taintFor, uncordonChange } from './node-changes.js';
 import type { WorkflowPolicy } from './policy.js';
 import type { SpotGuardStep } from './spot-guard-decide.js';
+import { nullNotifier, type Notification, type NotificationReason, type Notifier } from '../observability/notifier.js';
 import { parseRecords, type EventRecord } from './record.js';
 
 const SPOT_GUARD_STEPS: ReadonlySet<string> = new Set([
@@ -23,6 +24,13 @@ const SPOT_GUARD_STEPS: ReadonlySet<string> = new Set([
   'retire',
 ]);
 const isSpotGuardStep = (s: Step): s is SpotGuardStep => SPOT_GUARD_STEPS.has(s.type);
+
+const RECEIVED_REASON: Record<EventRecord['kind'], NotificationReason> = {
+  SPOT_ITN: 'SpotInterruption',
+  REBALANCE_RECOMMENDATION: 'RebalanceRecommendation',
+  SCHEDULED_EVENT: 'ScheduledEvent',
+  ASG_LIFECYCLE: 'ASGLifecycle',
+};
 
 /** Phases from which a cordon step may start (Spot Guard cordons after Replacing / NoCapacity). */
 const CORDONABLE: ReadonlySet<string> = new Set(['Pending', 'Replacing', 'NoCapacity']);
@@ -46,6 +54,8 @@ export interface NodeWorkflowDeps {
   resyncMs?: number;
   /** Spot Guard's capacity steps (replacement before drain); absent when Spot Guard is off. */
   replacement?: { execute(step: SpotGuardStep, rec: EventRecord): Promise<void> };
+  /** Kubernetes events, webhooks: told about every notable step (never blocks). */
+  notifier?: Notifier;
   /** Observer for the simulated world's timeline and for tests. */
   onStep?: (info: { event: EventRecord; step: Step['type']; outcome: 'ok' | 'failed'; detail?: string }) => void;
 }
@@ -213,12 +223,26 @@ export class NodeWorkflow {
     const r = result as ReturnType<typeof admitNotices>;
     if (r) {
       this.failures = 0; // written: progress (see reconcileOnce)
-      for (const rec of r.admitted) logger.info(this.fields(rec), `${rec.kind} received: ${rec.description}`);
+      for (const rec of r.admitted) {
+        logger.info(this.fields(rec), `${rec.kind} received: ${rec.description}`);
+        this.notify(rec, RECEIVED_REASON[rec.kind], rec.description);
+      }
       for (const rec of r.canceled) logger.info(this.fields(rec), `${rec.kind} ${rec.id} was canceled`);
       for (const rec of r.rescheduled) logger.info(this.fields(rec), `${rec.kind} ${rec.id} rescheduled to ${rec.startTime}`);
       for (const rec of r.completed) logger.info(this.fields(rec), `${rec.kind} ${rec.id} was completed before it was due; nothing to do`);
     }
     return r ? written : node;
+  }
+
+  private notify(rec: EventRecord, reason: NotificationReason, message: string, type: Notification['type'] = 'Normal'): void {
+    (this.deps.notifier ?? nullNotifier).notify({
+      reason,
+      type,
+      message,
+      nodeName: this.deps.nodeName,
+      at: this.deps.clock.now(),
+      event: { id: rec.id, kind: rec.kind, startTime: rec.startTime, description: rec.description, phase: rec.phase },
+    });
   }
 
   private fields(rec: EventRecord): Record<string, unknown> {
@@ -245,9 +269,11 @@ export class NodeWorkflow {
             `node ${nodeName} ${taint ? 'tainted and ' : ''}cordoned`,
           );
           report('ok');
+          this.notify(rec, 'Cordon', `node ${nodeName} ${taint ? `tainted ${taint.key}=${taint.value ?? ''}:${taint.effect} and ` : ''}cordoned`);
           return written;
         } catch (err) {
           metrics.actions.inc({ node_action: 'cordon', node_status: 'error' });
+          this.notify(rec, 'CordonError', `could not cordon node ${nodeName}: ${errorMessage(err)}`, 'Warning');
           report('failed', errorMessage(err));
           throw err;
         }
@@ -262,6 +288,7 @@ export class NodeWorkflow {
         metrics.actions.inc({ node_action: 'uncordon', node_status: 'success' });
         log.info(`node ${nodeName} uncordoned: ${step.reason}`);
         report('ok', step.reason);
+        this.notify(rec, 'Uncordon', `node ${nodeName} uncordoned: ${step.reason}`);
         return written;
       }
       case 'wait':
@@ -297,6 +324,7 @@ export class NodeWorkflow {
         return current && current.phase === 'Cordoned' ? recordChange(fresh, { ...current, phase: 'Draining' }, clock.now()) : null;
       });
       log.info(`draining node ${nodeName}`);
+      this.notify(rec, 'PreDrain', `draining node ${nodeName}`);
     } else {
       log.info(`resuming the drain of node ${nodeName}`);
     }
@@ -327,6 +355,7 @@ export class NodeWorkflow {
       });
       log.info({ evicted: result.evicted, skipped: result.skipped }, `node ${nodeName} drained`);
       report('ok', `${result.evicted} pods evicted`);
+      this.notify(rec, 'CordonAndDrain', `node ${nodeName} drained: ${result.evicted} pods evicted`);
       return written;
     }
     // Not done within the deadline (budgets, stuck pods) or refused: record why, back off, try again.
@@ -340,6 +369,7 @@ export class NodeWorkflow {
     this.retryAt.set(rec.id, clock.now() + backoffDelay(attempts - 1, { baseMs: 5_000, maxMs: 60_000, jitter: 0.2 }));
     log.warn({ attempts }, why);
     report('failed', why);
+    this.notify(rec, 'CordonAndDrainError', why, 'Warning');
     return kube.updateNode(nodeName, (fresh) => {
       const current = recordsOf(fresh)[rec.id];
       return current ? recordChange(fresh, { ...current, drainAttempts: attempts, lastError: why.slice(0, 500) }, clock.now()) : null;
