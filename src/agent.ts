@@ -12,11 +12,18 @@ import { startSmallServer, type SmallServer } from './observability/http-server.
 import type { Logger } from './observability/logger.js';
 import type { Notifier } from './observability/notifier.js';
 import { Metrics } from './observability/metrics.js';
+import { buildNotificationSinks } from './observability/notifications.js';
+import { wantsDrain } from './workflow/decide.js';
+import type { EventRecord } from './workflow/record.js';
 import { backoffDelay } from './shared/backoff.js';
 import { isAbortError, type Clock } from './shared/clock.js';
 import { errorMessage } from './shared/errors.js';
 import type { InterruptionNotice } from './workflow/notice.js';
-import { NodeWorkflow, type NodeWorkflowDeps } from './workflow/node-workflow.js';
+import { NodeWorkflow, type DrainSettings, type NodeWorkflowDeps } from './workflow/node-workflow.js';
+import { RevertController } from './capacity/revert-controller.js';
+import type { RevertPolicy } from './capacity/revert-decide.js';
+import { parseRevertWindow } from './capacity/revert-window.js';
+import { LeaseSemaphore, LocalSemaphore } from './kube/lease-semaphore.js';
 import type { WorkflowPolicy } from './workflow/policy.js';
 import { AwsAutoScaling, checkGroups } from './capacity/aws-autoscaling.js';
 import { LeaseCapacityCache, ReadOnlyCapacityCache } from './capacity/capacity-cache.js';
@@ -33,7 +40,10 @@ export interface AgentDeps {
   /** Bind probes/metrics servers here (0.0.0.0 in a pod, 127.0.0.1 in simulations). */
   listenHost?: string;
   onStep?: NodeWorkflowDeps['onStep'];
-  /** Where notifications go (Kubernetes events, webhooks); default: nowhere. */
+  /**
+   * An extra notification sink, told about every notable step besides the ones the configuration
+   * asks for (EMIT_KUBERNETES_EVENTS, WEBHOOK_URL).
+   */
   notifier?: Notifier;
   /** Bound on one Kubernetes API call (clock time); default 30 s. */
   kubeCallTimeoutMs?: number;
@@ -65,6 +75,18 @@ export interface RunningAgent {
   stop(): Promise<void>;
   /** Hard stop, as if the process were killed: in-flight work is abandoned at once. */
   kill(): Promise<void>;
+}
+
+/** On a graceful stop, how long queued notifications may still take (clock time). */
+const NOTIFICATION_FLUSH_MS = 5_000;
+
+/**
+ * Whether a cordon is the last action for an event of this kind (NTH then posts its webhook after
+ * the cordon). Spot Guard always drains the at-risk node once its replacement is Ready.
+ */
+function cordonIsFinal(kind: string, policy: WorkflowPolicy): boolean {
+  if (kind === 'REBALANCE_RECOMMENDATION' && policy.spotGuard) return false;
+  return !wantsDrain({ kind } as EventRecord, policy);
 }
 
 export function workflowPolicy(config: Config): WorkflowPolicy {
@@ -127,6 +149,21 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const kube: NodePort & PodPort = config.dryRun ? new DryRunKube(realKube, logger) : realKube;
   if (config.dryRun) logger.warn('DRY_RUN is on: nothing will be written; actions are logged as "would have …"');
 
+  // ---- notifications (Kubernetes events, webhooks): queued and delivered in the background ----
+  const identity: { md?: InstanceMetadata } = {};
+  const sinks = buildNotificationSinks({
+    config,
+    clock,
+    logger,
+    metrics,
+    kubeConfig: deps.kubeConfig,
+    kube,
+    metadata: () => identity.md,
+    cordonIsFinal: (kind) => cordonIsFinal(kind, workflowPolicy(config)),
+    ...(deps.notifier ? { extra: deps.notifier } : {}),
+  });
+  const notifier = sinks.notifier;
+
   const workflow = new NodeWorkflow({
     nodeName: config.nodeName,
     kube,
@@ -134,14 +171,9 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     logger,
     metrics,
     policy: workflowPolicy(config),
-    drain: {
-      ignoreDaemonSets: config.ignoreDaemonSets,
-      deleteLocalData: config.deleteLocalData,
-      podGracePeriodSeconds: config.podTerminationGracePeriodSeconds,
-      ...(config.podName ? { selfPod: { namespace: config.namespace, name: config.podName } } : {}),
-    },
+    drain: drainSettings(config),
     ...(deps.onStep ? { onStep: deps.onStep } : {}),
-    ...(deps.notifier ? { notifier: deps.notifier } : {}),
+    notifier,
   });
   // Monitors need the instance id; the loop is created now so health can read it before start.
   const monitors: Monitor[] = [];
@@ -163,7 +195,13 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     const staleAfterMs = Math.max(10 * config.imdsPollIntervalMs, 30_000) + config.metadataTimeoutMs * config.metadataTries;
     const s = await startSmallServer(config.probesServerPort, {
       [config.probesServerEndpoint]: (_req, res) => {
-        const report = evaluateHealth({ clock, monitorLastPassAt: () => monitorLoop.lastPassAt, startedAt, staleAfterMs });
+        const report = evaluateHealth({
+          clock,
+          monitorLastPassAt: () => monitorLoop.lastPassAt,
+          startedAt,
+          staleAfterMs,
+          kubernetes: { lastSuccessAt: () => realKube.lastSuccessAt, unreachableAfterMs: config.probesKubernetesUnreachableAfterMs },
+        });
         res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(report) + '\n');
       },
     }, host);
@@ -189,6 +227,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
           { instanceId: md.instanceId, instanceType: md.instanceType, az: md.availabilityZone, lifeCycle: md.lifeCycle, imds: imds.protocol },
           'instance metadata read',
         );
+        identity.md = md;
         return md;
       } catch (err) {
         if (isAbortError(err) || hard.signal.aborted) return null;
@@ -203,14 +242,19 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const monitorSignal = new AbortController();
   hard.signal.addEventListener('abort', () => monitorSignal.abort(), { once: true });
   const result: { fatal?: Error } = {};
+  /** Loops started later (revert to spot); the agent is done when they are. */
+  const background: Promise<void>[] = [];
   const loops = (async () => {
     const md = await ready;
     if (!md) return;
     if (config.enableSpotGuard) {
       // In the background: interruption handling must not wait for AWS. A group that does not
       // exist is a configuration error: the agent stops (non-zero exit) rather than half-working.
-      startSpotGuard(deps, config, md, logger, metrics, kube, hard.signal).then(
-        (steps) => workflow.setReplacement(steps),
+      startSpotGuard({ ...deps, notifier }, config, md, logger, metrics, kube, hard.signal).then(
+        ({ steps, revert }) => {
+          workflow.setReplacement(steps);
+          if (revert) background.push(revert.run(monitorSignal.signal));
+        },
         (err: unknown) => {
           if (isAbortError(err) || hard.signal.aborted) return;
           result.fatal = err instanceof Error ? err : new Error(String(err));
@@ -223,6 +267,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     if (monitors.length === 0) logger.warn('no monitor is enabled: the agent will only resume recorded work');
     logger.info({ monitors: monitors.map((m) => m.name), pollIntervalMs: config.imdsPollIntervalMs }, 'monitoring started');
     await Promise.all([monitorLoop.run(monitorSignal.signal), workflow.run(hard.signal)]);
+    await Promise.all(background);
   })();
 
   const closeServers = () => Promise.all(servers.map((s) => s.close())).then(() => undefined);
@@ -261,12 +306,15 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
           await done;
         }
         hard.abort();
+        // Queued webhooks and events get a bounded chance to go out (the drain is long done).
+        await sinks.flush(NOTIFICATION_FLUSH_MS);
         logger.info('stopped');
       })();
       return stopping;
     },
     async kill() {
       hard.abort();
+      sinks.close();
       await done;
     },
   };
@@ -281,7 +329,7 @@ async function startSpotGuard(
   metrics: Metrics,
   kube: NodePort & PodPort,
   signal: AbortSignal,
-): Promise<ReplacementSteps> {
+): Promise<{ steps: ReplacementSteps; revert: RevertController | null }> {
   const { clock } = deps;
   const policy = workflowPolicy(config);
   if (!policy.spotGuard) throw new Error('ENABLE_SPOT_GUARD needs SPOT_ASG_NAME and ON_DEMAND_ASG_NAME');
@@ -305,6 +353,7 @@ async function startSpotGuard(
   );
   for (const w of warnings) logger.warn(w);
   const realCache = new LeaseCapacityCache({ kubeConfig: deps.kubeConfig, namespace: config.namespace, clock, logger });
+  const cache = config.dryRun ? new ReadOnlyCapacityCache({ source: realCache, clock, logger }) : realCache;
   const steps = new ReplacementSteps({
     nodeName: config.nodeName,
     asg,
@@ -318,7 +367,7 @@ async function startSpotGuard(
           // Waiters poll the Lease; once a second (jittered) keeps 50 contenders light on the API server.
           pollMs: 1_000,
         }),
-    cache: config.dryRun ? new ReadOnlyCapacityCache({ source: realCache, clock, logger }) : realCache,
+    cache,
     kube,
     clock,
     logger,
@@ -331,5 +380,47 @@ async function startSpotGuard(
     { spotGroup: policy.spotGuard.spotGroup, onDemandGroup: policy.spotGuard.onDemandGroup, region },
     'Spot Guard on: rebalance recommendations get a Ready replacement before the node is drained',
   );
-  return steps;
+  const revert = config.spotGuardRevert
+    ? new RevertController({
+        nodeName: config.nodeName,
+        kube,
+        ops: steps.ops,
+        asg,
+        cache,
+        semaphore: config.dryRun
+          ? new LocalSemaphore()
+          : new LeaseSemaphore({ kubeConfig: deps.kubeConfig, namespace: config.namespace, clock, logger }),
+        clock,
+        logger,
+        metrics,
+        ...(deps.notifier ? { notifier: deps.notifier } : {}),
+        sg: policy.spotGuard,
+        revert: revertPolicy(config),
+        drain: drainSettings(config),
+        drainTimeoutMs: config.nodeTerminationGracePeriodMs,
+      })
+    : null;
+  return { steps, revert };
+}
+
+export function revertPolicy(config: Config): RevertPolicy {
+  return {
+    enabled: config.spotGuardRevert,
+    minimumWaitMs: config.spotGuardMinimumWaitDurationMs,
+    stabilityMs: config.spotGuardSpotStabilityDurationMs,
+    checkIntervalMs: config.spotGuardCheckIntervalMs,
+    concurrency: config.spotGuardRevertConcurrency,
+    window: parseRevertWindow(config.spotGuardRevertWindow),
+    backoffInitialMs: config.spotGuardRevertBackoffMs,
+    backoffMaxMs: config.spotGuardRevertBackoffMaxMs,
+  };
+}
+
+function drainSettings(config: Config): DrainSettings {
+  return {
+    ignoreDaemonSets: config.ignoreDaemonSets,
+    deleteLocalData: config.deleteLocalData,
+    podGracePeriodSeconds: config.podTerminationGracePeriodSeconds,
+    ...(config.podName ? { selfPod: { namespace: config.namespace, name: config.podName } } : {}),
+  };
 }

@@ -36,9 +36,45 @@ export interface CapacityCache {
   markUnavailable(entry: UnavailableEntry): Promise<void>;
   /** Forget (e.g. capacity confirmed healthy). */
   clear(group: string): Promise<void>;
+  /** The group's revert-probe backoff (kept after it expires, so the next failure doubles it). */
+  probeBackoff(group: string): Promise<ProbeBackoff | null>;
+  /** A spot probe failed: back off further. Returns the new backoff. */
+  recordProbeFailure(group: string, policy: ProbeBackoffPolicy): Promise<ProbeBackoff>;
+  /** A probe succeeded: back to the initial delay. */
+  clearProbeBackoff(group: string): Promise<void>;
+}
+
+export function parseBackoff(raw: string | undefined): ProbeBackoff | null {
+  if (!raw) return null;
+  try {
+    const v = JSON.parse(raw) as Partial<ProbeBackoff>;
+    return typeof v.failures === 'number' && typeof v.until === 'number' ? { failures: v.failures, until: v.until } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Revert to spot: after a failed spot probe, the next probe for the group waits (10 min, doubling,
+ * capped at 2 h). Cluster-wide, so N fallback nodes do not each probe a spot pool that just failed.
+ */
+export interface ProbeBackoff {
+  failures: number;
+  until: number;
+}
+
+export interface ProbeBackoffPolicy {
+  initialMs: number;
+  maxMs: number;
+}
+
+export function nextBackoff(prev: ProbeBackoff | null, now: number, p: ProbeBackoffPolicy): ProbeBackoff {
+  const failures = (prev?.failures ?? 0) + 1;
+  return { failures, until: now + Math.min(p.maxMs, p.initialMs * 2 ** (failures - 1)) };
 }
 
 export const CAPACITY_LEASE_PREFIX = 'spot-guard-capacity';
+export const PROBE_BACKOFF_ANNOTATION = 'spot-guard.io/revert-probe-backoff';
 export const CAPACITY_ANNOTATION = 'spot-guard.io/capacity-unavailable';
 const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 const REASON_MAX = 1024;
@@ -170,6 +206,35 @@ export class LeaseCapacityCache implements CapacityCache {
     });
   }
 
+  async probeBackoff(group: string): Promise<ProbeBackoff | null> {
+    const lease = await this.withRetries('get_backoff', group, () => this.read(group));
+    return parseBackoff(lease?.metadata?.annotations?.[PROBE_BACKOFF_ANNOTATION]);
+  }
+
+  async recordProbeFailure(group: string, policy: ProbeBackoffPolicy): Promise<ProbeBackoff> {
+    return this.withRetries('record_backoff', group, async () => {
+      const lease = await this.read(group);
+      const next = nextBackoff(parseBackoff(lease?.metadata?.annotations?.[PROBE_BACKOFF_ANNOTATION]), this.opts.clock.now(), policy);
+      const value = JSON.stringify(next);
+      if (!lease) {
+        const body = this.newLease(group, undefined);
+        body.metadata!.annotations = { [PROBE_BACKOFF_ANNOTATION]: value };
+        await this.call('create_capacity_lease', () => this.api.createNamespacedLease({ namespace: this.opts.namespace, body }));
+      } else {
+        await this.write(group, lease, value, PROBE_BACKOFF_ANNOTATION);
+      }
+      return next;
+    });
+  }
+
+  async clearProbeBackoff(group: string): Promise<void> {
+    await this.withRetries('clear_backoff', group, async () => {
+      const lease = await this.read(group);
+      if (!lease?.metadata?.annotations?.[PROBE_BACKOFF_ANNOTATION]) return;
+      await this.write(group, lease, undefined, PROBE_BACKOFF_ANNOTATION);
+    });
+  }
+
   // -- internals --------------------------------------------------------------------------------
 
   /** The live (unexpired, well-formed, this group's) entry on a Lease. */
@@ -179,7 +244,7 @@ export class LeaseCapacityCache implements CapacityCache {
     return entry.until > this.opts.clock.now() ? entry : null;
   }
 
-  private newLease(group: string, value: string): V1Lease {
+  private newLease(group: string, value: string | undefined): V1Lease {
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -187,17 +252,17 @@ export class LeaseCapacityCache implements CapacityCache {
         name: LeaseCapacityCache.leaseName(group),
         namespace: this.opts.namespace,
         labels: { [MANAGED_BY_LABEL]: 'spot-guard' },
-        annotations: { [CAPACITY_ANNOTATION]: value },
+        annotations: value === undefined ? {} : { [CAPACITY_ANNOTATION]: value },
       },
       spec: {},
     };
   }
 
   /** Replaces the Lease with the annotation set to `value` (or removed), conditional on the read resourceVersion. */
-  private async write(group: string, lease: V1Lease, value: string | undefined): Promise<void> {
+  private async write(group: string, lease: V1Lease, value: string | undefined, key = CAPACITY_ANNOTATION): Promise<void> {
     const annotations = { ...(lease.metadata?.annotations ?? {}) };
-    if (value === undefined) delete annotations[CAPACITY_ANNOTATION];
-    else annotations[CAPACITY_ANNOTATION] = value;
+    if (value === undefined) delete annotations[key];
+    else annotations[key] = value;
     const body: V1Lease = {
       ...lease,
       metadata: { ...lease.metadata, resourceVersion: lease.metadata?.resourceVersion ?? '', annotations },
@@ -302,5 +367,22 @@ export class ReadOnlyCapacityCache implements CapacityCache {
     this.opts.logger.info({ group }, 'dry run: would have cleared the group from the shared capacity cache');
     this.marked.delete(group);
     this.clearedAt.set(group, this.opts.clock.now());
+  }
+
+  private readonly backoffs = new Map<string, ProbeBackoff | null>();
+
+  async probeBackoff(group: string): Promise<ProbeBackoff | null> {
+    return this.backoffs.has(group) ? (this.backoffs.get(group) ?? null) : this.opts.source.probeBackoff(group);
+  }
+
+  async recordProbeFailure(group: string, policy: ProbeBackoffPolicy): Promise<ProbeBackoff> {
+    const next = nextBackoff(await this.probeBackoff(group), this.opts.clock.now(), policy);
+    this.opts.logger.info({ group, until: new Date(next.until).toISOString() }, 'dry run: would have recorded a revert-probe backoff');
+    this.backoffs.set(group, next);
+    return next;
+  }
+
+  async clearProbeBackoff(group: string): Promise<void> {
+    this.backoffs.set(group, null);
   }
 }

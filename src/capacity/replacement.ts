@@ -53,7 +53,9 @@ export class ReplacementSteps {
   }
 
   async execute(step: SpotGuardStep, rec: EventRecord): Promise<void> {
-    const log = this.deps.logger.child({ eventId: rec.id, kind: rec.kind, node: this.deps.nodeName, phase: rec.phase });
+    // Every Spot Guard line names the group it is about: the one asked for, else the one last asked.
+    const group = step.type === 'request-capacity' ? this.groupFor(step.capacityType) : (state(rec).requests.at(-1)?.group ?? this.sg.spotGroup);
+    const log = this.deps.logger.child({ eventId: rec.id, kind: rec.kind, node: this.deps.nodeName, phase: rec.phase, group });
     const ledger = this.ledger(rec);
     switch (step.type) {
       case 'request-capacity':

@@ -5,8 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { compileWebhookTemplate } from '../observability/webhook-template.js';
 import {
   IGNORED_NTH_ENV,
+  OPTIONS,
   QUEUE_MODE_MESSAGE,
   REFUSED_OPTIONS,
   defaultText,
@@ -252,6 +254,46 @@ export function resolveConfig(flags: FlagValues, env: NodeJS.ProcessEnv, deps: L
         `invalid ${optionLabel('webhookTemplateFile')}: ${JSON.stringify(config.webhookTemplateFile)} cannot be read (no such file or no permission)`,
       );
       invalid.add('webhookTemplateFile');
+    }
+  }
+
+  // WEBHOOK_URL from a file (a mounted Secret), read once now.
+  if (config.webhookUrlFile !== undefined && !invalid.has('webhookUrlFile')) {
+    const label = optionLabel('webhookUrlFile');
+    const content = deps.readFile(config.webhookUrlFile);
+    if (srcs.webhookUrl === 'flag' || srcs.webhookUrl === 'env') {
+      problems.push(`${optionLabel('webhookUrl')} and ${label} are both set: use one of them`);
+      invalid.add('webhookUrlFile');
+    } else if (content === undefined) {
+      problems.push(`invalid ${label}: ${JSON.stringify(config.webhookUrlFile)} cannot be read (no such file or no permission)`);
+      invalid.add('webhookUrlFile');
+    } else {
+      const parsed = OPTIONS.webhookUrl.kind.parse(content.trim());
+      if (parsed.ok) {
+        config.webhookUrl = parsed.value;
+        srcs.webhookUrl = 'file';
+      } else {
+        // The content is a secret: say what is wrong, not what it is.
+        problems.push(`invalid ${label}: the content of ${JSON.stringify(config.webhookUrlFile)} ${parsed.reason}`);
+        invalid.add('webhookUrlFile');
+      }
+    }
+  }
+
+  // The webhook template is checked now (as NTH does at startup): a broken one is a startup error,
+  // not a webhook that silently never arrives.
+  const templateSet = srcs.webhookTemplate === 'flag' || srcs.webhookTemplate === 'env' || config.webhookTemplateFile !== undefined;
+  if ((config.webhookUrl !== undefined || templateSet) && !invalid.has('webhookTemplate') && !invalid.has('webhookTemplateFile')) {
+    const fromFile = config.webhookTemplateFile !== undefined;
+    const text = fromFile ? deps.readFile(config.webhookTemplateFile as string) : config.webhookTemplate;
+    if (text !== undefined) {
+      try {
+        compileWebhookTemplate(text);
+      } catch (err) {
+        const key = fromFile ? 'webhookTemplateFile' : 'webhookTemplate';
+        problems.push(`invalid ${optionLabel(key)}: the template does not compile: ${err instanceof Error ? err.message : String(err)}`);
+        invalid.add(key);
+      }
     }
   }
 

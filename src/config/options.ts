@@ -8,7 +8,9 @@
  * and deprecated env names are accepted as hidden aliases.
  * Precedence: flag > flag alias > env > env alias > default. An empty env var counts as unset (as in NTH).
  */
+import { REVERT_WINDOW_HELP, parseRevertWindow } from '../capacity/revert-window.js';
 import { LOG_LEVELS } from '../observability/logger.js';
+import { NTH_DEFAULT_WEBHOOK_TEMPLATE as NTH_WEBHOOK_TEMPLATE } from '../observability/webhook-template.js';
 import {
   DNS1123_LABEL_RE,
   DNS1123_SUBDOMAIN,
@@ -61,8 +63,6 @@ export type OptionTable = { [K in ConfigKey]: OptionDef<Config[K]> };
 
 const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-const NTH_WEBHOOK_TEMPLATE =
-  '{"text":"[NTH][Instance Interruption] EventID: {{ .EventID }} - Kind: {{ .Kind }} - Instance: {{ .InstanceID }} - Node: {{ .NodeName }} - Description: {{ .Description }} - Start Time: {{ .StartTime }}"}';
 
 const nodeNameKind = str({
   maxLength: 253,
@@ -240,7 +240,8 @@ export const OPTIONS: OptionTable = {
     default: NTH_WEBHOOK_TEMPLATE,
     defaultText: "NTH's Slack-style text template",
     group: 'nth',
-    description: 'Webhook body template ({{ .EventID }}, {{ .Kind }}, {{ .InstanceID }}, {{ .NodeName }}, …).',
+    description:
+      "Webhook body template in NTH's Go template syntax ({{ .EventID }}, {{ .Kind }}, {{ .InstanceID }}, {{ .NodeName }}, …; subset and variables in docs/observability.md); checked at startup.",
   },
   webhookTemplateFile: {
     env: 'WEBHOOK_TEMPLATE_FILE',
@@ -441,6 +442,74 @@ export const OPTIONS: OptionTable = {
       'After the drain, remove the at-risk instance with TerminateInstanceInAutoScalingGroup(decrement) so the fleet keeps its size.',
   },
 
+  spotGuardRevert: {
+    env: 'SPOT_GUARD_REVERT',
+    kind: bool(),
+    default: true,
+    group: 'spot-guard',
+    description: 'Revert to spot: replace on-demand nodes Spot Guard launched as fallback with spot nodes once spot capacity is healthy again.',
+  },
+  spotGuardMinimumWaitDurationMs: {
+    env: 'SPOT_GUARD_MINIMUM_WAIT_DURATION',
+    kind: duration({ minMs: 0, maxMs: 7 * 86_400_000 }),
+    default: 600_000,
+    group: 'spot-guard',
+    description: 'A fallback node must have been Ready this long before it may be reverted to spot.',
+  },
+  spotGuardSpotStabilityDurationMs: {
+    env: 'SPOT_GUARD_SPOT_STABILITY_DURATION',
+    kind: duration({ minMs: 0, maxMs: 86_400_000 }),
+    default: 120_000,
+    group: 'spot-guard',
+    description:
+      'Spot counts as healthy only after this long with no failed spot launch, no rebalance/ITN in the spot group, and all spot instances InService with Ready nodes; any bad signal restarts it.',
+  },
+  spotGuardCheckIntervalMs: {
+    env: 'SPOT_GUARD_CHECK_INTERVAL',
+    kind: duration({ minMs: 1_000, maxMs: 3_600_000 }),
+    default: 30_000,
+    group: 'spot-guard',
+    description: 'How often a fallback node checks whether it can be reverted to spot.',
+  },
+  spotGuardRevertConcurrency: {
+    env: 'SPOT_GUARD_REVERT_CONCURRENCY',
+    kind: int({ min: 1, max: 100 }),
+    default: 1,
+    group: 'spot-guard',
+    description: 'At most this many reverts in flight per on-demand group, cluster-wide (Lease slots).',
+  },
+  spotGuardRevertWindow: {
+    env: 'SPOT_GUARD_REVERT_WINDOW',
+    kind: str({
+      allowed: REVERT_WINDOW_HELP,
+      check: (v) => {
+        try {
+          parseRevertWindow(v);
+          return undefined;
+        } catch (err) {
+          return (err as Error).message;
+        }
+      },
+    }),
+    default: 'always',
+    group: 'spot-guard',
+    description: 'When reverts may start: always, never, or weekly UTC windows like Mon:22:00-Tue:04:00 (comma-separated).',
+  },
+  spotGuardRevertBackoffMs: {
+    env: 'SPOT_GUARD_REVERT_BACKOFF',
+    kind: duration({ minMs: 1_000, maxMs: 86_400_000 }),
+    default: 600_000,
+    group: 'spot-guard',
+    description: 'After a failed spot probe, the next probe for the group waits this long, doubling on every further failure.',
+  },
+  spotGuardRevertBackoffMaxMs: {
+    env: 'SPOT_GUARD_REVERT_BACKOFF_MAX',
+    kind: duration({ minMs: 1_000, maxMs: 7 * 86_400_000 }),
+    default: 7_200_000,
+    group: 'spot-guard',
+    description: 'Cap of the doubling probe backoff.',
+  },
+
   // =========================================== agent ===========================================
   kubeconfig: {
     env: 'KUBECONFIG',
@@ -462,6 +531,21 @@ export const OPTIONS: OptionTable = {
     default: 2_000,
     group: 'agent',
     description: 'Timeout of one IMDS request (each of METADATA_TRIES).',
+  },
+  webhookUrlFile: {
+    env: 'WEBHOOK_URL_FILE',
+    kind: path(),
+    group: 'agent',
+    description:
+      'Read WEBHOOK_URL from this file (e.g. a mounted Secret key), read once at startup; cannot be combined with WEBHOOK_URL.',
+  },
+  probesKubernetesUnreachableAfterMs: {
+    env: 'PROBES_KUBERNETES_UNREACHABLE_AFTER',
+    kind: duration({ minMs: 10_000, maxMs: 86_400_000 }),
+    default: 300_000,
+    group: 'agent',
+    description:
+      'The liveness probe answers 503 when no Kubernetes API call has succeeded for this long (the agent cannot cordon or drain).',
   },
   shutdownTimeoutMs: {
     env: 'SHUTDOWN_TIMEOUT',

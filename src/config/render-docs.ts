@@ -41,6 +41,8 @@ const DECISIONS: readonly string[] = [
   "Flags are GNU style (`--node-name=x` or `--node-name x`); Go's single-dash form (`-node-name`) is not accepted. NTH's flags that differ from the env name (`--metadata-url`, `--pod-namespace`, `--grace-period`) are accepted as aliases.",
   'An explicitly empty flag (`--webhook-url=`) clears an optional option (overriding its env var); for other options it is invalid.',
   'WEBHOOK_TEMPLATE_FILE must be readable at startup (NTH only failed when sending the first webhook).',
+  'The webhook template (WEBHOOK_TEMPLATE or the file) is compiled and checked at startup when WEBHOOK_URL is set or a template is given: a syntax error, an unknown variable (`{{ .Nope }}`) or a construct outside the supported subset (docs/observability.md) is a configuration error.',
+  'WEBHOOK_URL_FILE reads WEBHOOK_URL from a file (a mounted Secret key) once at startup; its content must be an http(s) URL and is never shown; setting both WEBHOOK_URL and WEBHOOK_URL_FILE is an error. NTH\'s chart way (`webhookURLSecretName` → env from a Secret) works as it is.',
   'WEBHOOK_PROXY must be an http:// or https:// URL.',
   'Secrets (WEBHOOK_URL, WEBHOOK_HEADERS values, WEBHOOK_PROXY credentials) are redacted in `spot-guard config`, in logs, and in validation messages (an invalid header JSON is reported by length and syntax position only).',
   'Unknown flags are errors; unknown env vars are ignored (the environment is shared), except the NTH ones listed above, which give a warning.',

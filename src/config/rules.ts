@@ -87,6 +87,16 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
+    id: 'revert-backoff-order',
+    severity: 'error',
+    uses: ['spotGuardRevertBackoffMs', 'spotGuardRevertBackoffMaxMs'],
+    doc: 'SPOT_GUARD_REVERT_BACKOFF_MAX must not be shorter than SPOT_GUARD_REVERT_BACKOFF.',
+    check: (c) =>
+      c.spotGuardRevertBackoffMaxMs < c.spotGuardRevertBackoffMs
+        ? [`${L('spotGuardRevertBackoffMaxMs')} must not be shorter than ${L('spotGuardRevertBackoffMs')}`]
+        : [],
+  },
+  {
     id: 'webhook-template-xor-file',
     severity: 'error',
     uses: ['webhookTemplate', 'webhookTemplateFile'],

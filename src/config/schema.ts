@@ -78,6 +78,16 @@ export interface Config {
   spotGuardTaintValue: string;
   spotGuardTaintEffect: TaintEffect;
   spotGuardRetireAfterDrain: boolean;
+  /** Revert to spot: replace on-demand fallback nodes with spot once spot is healthy again. */
+  spotGuardRevert: boolean;
+  spotGuardMinimumWaitDurationMs: number;
+  spotGuardSpotStabilityDurationMs: number;
+  spotGuardCheckIntervalMs: number;
+  spotGuardRevertConcurrency: number;
+  /** `always`, `never` or weekly UTC windows (validated by parseRevertWindow). */
+  spotGuardRevertWindow: string;
+  spotGuardRevertBackoffMs: number;
+  spotGuardRevertBackoffMaxMs: number;
 
   // ---- agent ----------------------------------------------------------------------------------
   /** KUBECONFIG: kubeconfig path; unset = in-cluster config. */
@@ -85,6 +95,10 @@ export interface Config {
   imdsPollIntervalMs: number;
   /** METADATA_TIMEOUT: per IMDS request. */
   metadataTimeoutMs: number;
+  /** WEBHOOK_URL_FILE: webhookUrl is read from this file at startup (a mounted Secret). */
+  webhookUrlFile: string | undefined;
+  /** PROBES_KUBERNETES_UNREACHABLE_AFTER: the probe fails when the Kubernetes API has not answered for this long. */
+  probesKubernetesUnreachableAfterMs: number;
   /** SHUTDOWN_TIMEOUT: bound for the graceful stop after SIGTERM. */
   shutdownTimeoutMs: number;
 }

@@ -30,6 +30,8 @@ export class KubeApi implements NodePort, PodPort {
   private readonly core: CoreV1Api;
   private readonly callTimeoutMs: number;
   private readonly conflictRetries: number;
+  /** When a call last got an answer from the API server (clock ms; 0 = never); read by the liveness probe. */
+  lastSuccessAt = 0;
 
   constructor(private readonly opts: KubeApiOptions) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
@@ -41,13 +43,18 @@ export class KubeApi implements NodePort, PodPort {
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const timeout = new AbortController();
     try {
-      return await Promise.race([
+      const result = await Promise.race([
         fn(),
         this.opts.clock.sleep(this.callTimeoutMs, timeout.signal).then(() => {
           throw new KubeTimeoutError(operation, this.callTimeoutMs);
         }),
       ]);
+      this.reached();
+      return result;
     } catch (err) {
+      // Any HTTP answer below 500 (404, 409, 429 …) means the API server is there.
+      const status = kubeStatus(err);
+      if (status > 0 && status < 500) this.reached();
       if (!isNotFound(err)) {
         this.opts.metrics?.kubeErrors.inc({ operation, code: String(kubeStatus(err)) });
       }
@@ -55,6 +62,11 @@ export class KubeApi implements NodePort, PodPort {
     } finally {
       timeout.abort();
     }
+  }
+
+  private reached(): void {
+    this.lastSuccessAt = this.opts.clock.now();
+    this.opts.metrics?.kubernetesLastSuccess.set(this.lastSuccessAt / 1000);
   }
 
   async getNode(name: string): Promise<NodeView | null> {

@@ -165,7 +165,7 @@ interface Held {
 }
 
 /** A Lease as we need it: who holds it and until when (clock ms). */
-interface LeaseState {
+export interface LeaseState {
   holder: string | undefined;
   expiresAt: number;
   resourceVersion: string;
@@ -180,9 +180,9 @@ function timeOf(t: unknown): number | undefined {
 }
 
 /** RFC 3339 with microseconds, as the API server expects for MicroTime fields. */
-const microTime = (ms: number): V1MicroTime => new V1MicroTime(ms);
+export const microTime = (ms: number): V1MicroTime => new V1MicroTime(ms);
 
-function stateOf(lease: V1Lease, defaultDurationMs: number): LeaseState {
+export function stateOf(lease: V1Lease, defaultDurationMs: number): LeaseState {
   const spec = lease.spec ?? {};
   const renewed = timeOf(spec.renewTime) ?? timeOf(spec.acquireTime);
   const durationMs = spec.leaseDurationSeconds !== undefined ? spec.leaseDurationSeconds * 1000 : defaultDurationMs;

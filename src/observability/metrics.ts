@@ -106,6 +106,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly reverts = new Counter({
+    name: 'spot_guard_reverts_total',
+    help: 'Revert-to-spot steps for on-demand fallback nodes, by on-demand group and result (started, replaced, retired, failed)',
+    labelNames: ['group', 'result'] as const,
+    registers: [this.registry],
+  });
+
   readonly autoScalingCalls = new Counter({
     name: 'spot_guard_autoscaling_calls_total',
     help: 'Auto Scaling API calls, by operation',
@@ -117,6 +124,34 @@ export class Metrics {
     name: 'spot_guard_autoscaling_errors_total',
     help: 'Auto Scaling API call failures, by operation and kind',
     labelNames: ['operation', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  // ---- notifications and reachability ----
+  readonly kubernetesEvents = new Counter({
+    name: 'spot_guard_kubernetes_events_total',
+    help: 'Kubernetes events about the Node (EMIT_KUBERNETES_EVENTS), by reason and result (emitted, failed, dropped, dry_run)',
+    labelNames: ['reason', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooks = new Counter({
+    name: 'spot_guard_webhooks_total',
+    help: 'Webhook notifications (WEBHOOK_URL), by reason and final result (delivered, failed, dropped, render_error)',
+    labelNames: ['reason', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookAttempts = new Counter({
+    name: 'spot_guard_webhook_attempts_total',
+    help: 'Webhook HTTP attempts, by outcome (success, http_error, timeout, network)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly kubernetesLastSuccess = new Gauge({
+    name: 'spot_guard_kubernetes_last_success_timestamp_seconds',
+    help: 'When a Kubernetes API call last succeeded (clock time); the probe turns unhealthy when this is too old',
     registers: [this.registry],
   });
 

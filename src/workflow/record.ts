@@ -23,7 +23,7 @@ export const PHASES = [
 export type Phase = (typeof PHASES)[number];
 
 /** One +1 on an Auto Scaling group made for an event (Spot Guard). */
-const capacityRequestSchema = z.object({
+export const capacityRequestSchema = z.object({
   capacityType: z.enum(['spot', 'on-demand']),
   group: z.string(),
   requestedAt: z.string(),
