@@ -12,6 +12,8 @@
  *
  * Metric definitions are in METRIC_DEFINITIONS (also printed, and put into the JSON notes).
  */
+import { EventEmitter, setMaxListeners } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
@@ -22,6 +24,7 @@ import { ScaledClock } from '../src/shared/clock.js';
 import { GroupController } from '../src/sim/autoscaling/group-controller.js';
 import type { ChangeEvent } from '../src/sim/kube/types.js';
 import { SIM_AWS_CREDENTIALS, SimWorld } from '../src/sim/world.js';
+import { REPLACEMENT_ANNOTATION } from '../src/capacity/replacement.js';
 import { RECORDS_ANNOTATION, parseRecords, type EventRecord } from '../src/workflow/record.js';
 import { BenchError, nowMs, onCleanup, round, summarize, waitFor, withTimeout, type Summary } from './lib.js';
 import { ReferenceHandler } from './reference-algorithm.js';
@@ -59,7 +62,7 @@ export interface MassRebalanceSettings {
 }
 
 export const DEFAULT_MASS_REBALANCE: MassRebalanceSettings = {
-  speed: 100,
+  speed: 10,
   spotNodes: 50,
   onDemandNodes: 2,
   spotRoomPerAz: [4, 3, 3],
@@ -75,9 +78,9 @@ export const DEFAULT_MASS_REBALANCE: MassRebalanceSettings = {
   launchDelayMs: 60_000,
   joinDelayMs: 30_000,
   terminateDelayMs: 30_000,
-  windowMs: 12 * 60_000,
-  maxSimMs: 40 * 60_000,
-  realBudgetMs: 55_000,
+  windowMs: 8 * 60_000,
+  maxSimMs: 11 * 60_000,
+  realBudgetMs: 80_000,
 };
 
 export interface MassRebalanceRow {
@@ -108,6 +111,8 @@ export interface MassRebalanceRow {
   drainedWithoutReadyReplacement: number;
   /** Spot Guard only: at-risk nodes touched while their own claimed replacement was not Ready. */
   touchedBeforeOwnReplacementReady: number | null;
+  /** Spot Guard only: instances launched during the run, still live at the end, that no event claimed (idle capacity). */
+  unclaimedNewInstances: number | null;
   fleet: {
     initial: number;
     final: number;
@@ -169,7 +174,7 @@ interface PodShape {
 
 interface NodeShape {
   metadata?: { name?: string; annotations?: Record<string, string> };
-  spec?: { unschedulable?: boolean; taints?: { key: string }[] };
+  spec?: { unschedulable?: boolean; taints?: { key: string }[]; providerID?: string };
   status?: { conditions?: { type: string; status: string }[] };
 }
 
@@ -348,6 +353,8 @@ type Algorithm = MassRebalanceRow['algorithm'];
 
 /** What the algorithm-specific part reports back to the common run. */
 interface AlgorithmRun {
+  /** Everything worth looking at after the run (MASS_REBALANCE_DUMP=<file> writes it). */
+  dump(): unknown;
   /** True when every event has finished its work (the world's own settling is checked separately). */
   finished(): boolean;
   /** Per at-risk node: replacement declared Ready at (clock ms). */
@@ -361,6 +368,19 @@ interface AlgorithmRun {
 }
 
 async function runOnce(algorithm: Algorithm, s: MassRebalanceSettings): Promise<MassRebalanceRow> {
+  // The simulator's background timers (dozens of nodes joining at once) all listen on one abort
+  // signal of the world, created lazily on first use; Node warns above 10 listeners. It is not a
+  // leak (each listener goes when its timer fires), so raise the default while the run lasts.
+  const previousMax = EventEmitter.defaultMaxListeners;
+  EventEmitter.defaultMaxListeners = 500;
+  try {
+    return await runOnceInner(algorithm, s);
+  } finally {
+    EventEmitter.defaultMaxListeners = previousMax;
+  }
+}
+
+async function runOnceInner(algorithm: Algorithm, s: MassRebalanceSettings): Promise<MassRebalanceRow> {
   const realStart = nowMs();
   const what = `${algorithm} mass-rebalance world`;
   const { world, clock, close } = await buildWorld(s, what);
@@ -376,21 +396,26 @@ async function runOnce(algorithm: Algorithm, s: MassRebalanceSettings): Promise<
   const restore = onCleanup(`${what}: simulator instrumentation`, instrumentation.restore);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  const noticesCtl = new AbortController();
   try {
     // The notices: seeded offsets within the window, node i of the group gets offset i.
     const random = prng(s.seed);
     const offsets = atRiskList.map(() => Math.floor(random() * s.noticeWindowMs));
     const lead = 2_000;
-    const t0 = clock.now() + lead + Math.min(...offsets);
+    const start = clock.now();
+    const t0 = start + lead + Math.min(...offsets);
     const noticeAt = new Map<string, number>();
     const observer = new Observer(world, atRisk, t0, t0 + s.windowMs, algorithm === 'spot-guard');
     const callsBefore = asg.callCounts();
-    atRiskList.forEach((node, i) =>
-      world.later(lead + offsets[i]!, `rebalance recommendation for ${node}`, () => {
+    // One driver in offset order (50 world timers at once would each listen on one abort signal).
+    const schedule = atRiskList.map((node, i) => ({ node, at: start + lead + offsets[i]! })).sort((x, y) => x.at - y.at);
+    void (async () => {
+      for (const { node, at } of schedule) {
+        await clock.sleep(Math.max(0, at - clock.now()), noticesCtl.signal);
         noticeAt.set(node, clock.now());
         world.imds(node).setRebalanceRecommendation({});
-      }),
-    );
+      }
+    })().catch(() => undefined); // aborted at cleanup
 
     // Until every event is over and the world is quiet, and at least the pod-seconds window; bounded.
     let settled = false;
@@ -407,7 +432,7 @@ async function runOnce(algorithm: Algorithm, s: MassRebalanceSettings): Promise<
         }
         return (settled && now >= t0 + s.windowMs) || now >= t0 + s.maxSimMs;
       },
-      { what: `${what}: all 50 events handled and the fleet settled (bound: ${s.maxSimMs / 60_000} simulated min)`, timeoutMs: s.realBudgetMs, pollMs: 50 },
+      { what: `${what}: all ${atRiskList.length} events handled and the fleet settled (bound: ${s.maxSimMs / 60_000} simulated min)`, timeoutMs: s.realBudgetMs, pollMs: 200 },
     ).catch((err: unknown) => {
       // Too slow a machine: report what we have rather than nothing, marked as not settled.
       if (!(err instanceof BenchError)) throw err;
@@ -435,6 +460,15 @@ async function runOnce(algorithm: Algorithm, s: MassRebalanceSettings): Promise<
     const totalCalls = sumCounts(calls);
     const findings = run.findings();
     if (!settled) findings.push(`did not settle within ${s.maxSimMs / 60_000} simulated min / ${s.realBudgetMs / 1000} s real`);
+    const claimedInstances = new Set(
+      nodes.filter((n) => n.metadata?.annotations?.[REPLACEMENT_ANNOTATION]).map((n) => n.spec?.providerID?.split('/').pop()),
+    );
+    const unclaimedNew =
+      algorithm === 'spot-guard'
+        ? [MASS_SPOT_GROUP, MASS_ON_DEMAND_GROUP]
+            .flatMap((g) => asg.instances(g))
+            .filter((i) => i.lifecycleState !== 'Terminating' && !initialIds.has(i.instanceId) && !claimedInstances.has(i.instanceId)).length
+        : null;
     const touchedEarly =
       algorithm === 'spot-guard' ? [...observer.ownReplacementReadyAtTouch.values()].filter((ok) => !ok).length : null;
     const row: MassRebalanceRow = {
@@ -459,6 +493,7 @@ async function runOnce(algorithm: Algorithm, s: MassRebalanceSettings): Promise<
       cordoned: observer.cordonedAt.size,
       drainedWithoutReadyReplacement: observer.drainedWithoutReady,
       touchedBeforeOwnReplacementReady: touchedEarly,
+      unclaimedNewInstances: unclaimedNew,
       fleet: {
         initial: initialFleet,
         final: live(MASS_SPOT_GROUP) + live(MASS_ON_DEMAND_GROUP),
@@ -479,12 +514,22 @@ async function runOnce(algorithm: Algorithm, s: MassRebalanceSettings): Promise<
       if (row.duplicateClaims > 0) findings.push(`PRODUCT: ${row.duplicateClaims} replacement node(s) claimed by more than one event`);
       if (touchedEarly) findings.push(`PRODUCT: ${touchedEarly} at-risk node(s) tainted/cordoned before their own replacement was Ready`);
       if (row.lostCapacityUpdates !== 0) findings.push(`PRODUCT: ${row.lostCapacityUpdates} lost capacity update(s) despite the Lease`);
+      if (unclaimedNew) findings.push(`PRODUCT: ${unclaimedNew} instance(s) launched during the run that no event claimed (idle capacity)`);
       if (settled && row.fleet.final !== initialFleet) findings.push(`PRODUCT: fleet ${row.fleet.final} after settling, expected ${initialFleet}`);
+    }
+    const dumpTo = process.env.MASS_REBALANCE_DUMP;
+    if (dumpTo) {
+      const file = `${dumpTo}.${algorithm}.json`;
+      const fleetNow = [MASS_SPOT_GROUP, MASS_ON_DEMAND_GROUP].flatMap((g) => asg.instances(g).map((i) => ({ ...i, initial: initialIds.has(i.instanceId) })));
+      const nodeInfo = nodes.map((n) => ({ name: n.metadata?.name, ready: isReadyNode(n), unschedulable: n.spec?.unschedulable === true, annotations: n.metadata?.annotations }));
+      writeFileSync(file, JSON.stringify({ row, noticeAt: Object.fromEntries(noticeAt), writes, fleet: fleetNow, nodes: nodeInfo, run: run.dump() }, null, 1));
+      findings.push(`details written to ${file}`);
     }
     await run.stop();
     row.realSeconds = round((nowMs() - realStart) / 1000, 1);
     return row;
   } finally {
+    noticesCtl.abort();
     loop.disable();
     restore();
     instrumentation.restore();
@@ -560,6 +605,7 @@ async function startSpotGuard(world: SimWorld, atRisk: string[]): Promise<Algori
       return out;
     },
     detected: () => [...records().values()].filter(Boolean).length,
+    dump: () => Object.fromEntries(records()),
     unbackedSuccesses: () => 0, // by construction: each success is a distinct claimed node (duplicateClaims checks it)
     duplicateClaims: () => {
       const seen = new Map<string, number>();
@@ -598,6 +644,7 @@ function startReference(world: SimWorld, clock: ScaledClock, atRisk: string[], i
   const autoscaling = new AutoScalingClient({ region: world.region, endpoint: asg.url, credentials: SIM_AWS_CREDENTIALS, maxAttempts: 3 });
   const kube = new KubeApi({ kubeConfig: kubeConfigFromString(world.kube.kubeconfigYaml()), clock, logger, callTimeoutMs: Math.max(30_000, 2_000 * world.scale()) });
   const ctl = new AbortController();
+  setMaxListeners(0, ctl.signal); // 50 handlers and their in-flight SDK calls listen on it
   const detected = new Set<string>();
   const done = new Set<string>();
   const readyAt = new Map<string, number>();
@@ -641,6 +688,7 @@ function startReference(world: SimWorld, clock: ScaledClock, atRisk: string[], i
     finished: () => done.size === atRisk.length,
     readyAt: () => readyAt,
     detected: () => detected.size,
+    dump: () => ({ readyAt: Object.fromEntries(readyAt), outcomes: Object.fromEntries(handlers.map((h, i) => [atRisk[i], h.outcome])), failures }),
     unbackedSuccesses: () => unbacked,
     duplicateClaims: () => 0,
     fallbacks: () => fallbacks,
@@ -696,6 +744,7 @@ export function massRebalanceTable(r: MassRebalanceResult): string[] {
     ['final fleet (live instances)', fleet(a), fleet(b)],
     ['desired spot / on-demand at the end', `${a.fleet.desiredSpot} / ${a.fleet.desiredOnDemand}`, `${b.fleet.desiredSpot} / ${b.fleet.desiredOnDemand}`],
     ['at-risk instances still running', String(a.fleet.atRiskStillRunning), String(b.fleet.atRiskStillRunning)],
+    ['new instances no event claimed (idle)', String(a.unclaimedNewInstances ?? '—'), String(b.unclaimedNewInstances ?? '—')],
     ['schedulable Ready nodes at the end', String(a.fleet.schedulableReadyNodes), String(b.fleet.schedulableReadyNodes)],
     ['settled after (sim s from 1st notice)', `${a.settled ? '' : 'NOT settled, '}${a.simSecondsToSettle}`, `${b.settled ? '' : 'NOT settled, '}${b.simSecondsToSettle}`],
     ['real s / event-loop delay p99 (ms)', `${a.realSeconds} / ${a.eventLoopDelayP99Ms}`, `${b.realSeconds} / ${b.eventLoopDelayP99Ms}`],

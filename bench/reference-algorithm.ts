@@ -118,15 +118,21 @@ export class ReferenceHandler {
   }
 
   private async rebalanceNotice(signal: AbortSignal): Promise<boolean> {
+    // One controller per request (real-time bound 5 s), linked by hand to the long-lived signal.
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => ctl.abort(), 5_000);
     try {
-      const res = await fetch(this.o.imdsUrl + IMDS_PATHS.rebalanceRecommendation, {
-        signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
-      });
+      const res = await fetch(this.o.imdsUrl + IMDS_PATHS.rebalanceRecommendation, { signal: ctl.signal });
       await res.arrayBuffer();
       return res.status === 200;
     } catch (err) {
       if (!signal.aborted) this.o.logger.debug({ err: errorMessage(err) }, 'reference: IMDS poll failed');
       return false;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 

@@ -352,7 +352,8 @@ async function startSpotGuard(
     { clock, logger, deadlineMs: 5 * 60_000 },
   );
   for (const w of warnings) logger.warn(w);
-  const realCache = new LeaseCapacityCache({ kubeConfig: deps.kubeConfig, namespace: config.namespace, clock, logger });
+  const callTimeoutMs = deps.kubeCallTimeoutMs ?? 10_000;
+  const realCache = new LeaseCapacityCache({ kubeConfig: deps.kubeConfig, namespace: config.namespace, clock, logger, callTimeoutMs });
   const cache = config.dryRun ? new ReadOnlyCapacityCache({ source: realCache, clock, logger }) : realCache;
   const steps = new ReplacementSteps({
     nodeName: config.nodeName,
@@ -366,6 +367,7 @@ async function startSpotGuard(
           logger: logger.child({ component: 'lease' }),
           // Waiters poll the Lease; once a second (jittered) keeps 50 contenders light on the API server.
           pollMs: 1_000,
+          callTimeoutMs,
         }),
     cache,
     kube,
@@ -389,7 +391,7 @@ async function startSpotGuard(
         cache,
         semaphore: config.dryRun
           ? new LocalSemaphore()
-          : new LeaseSemaphore({ kubeConfig: deps.kubeConfig, namespace: config.namespace, clock, logger }),
+          : new LeaseSemaphore({ kubeConfig: deps.kubeConfig, namespace: config.namespace, clock, logger, callTimeoutMs }),
         clock,
         logger,
         metrics,

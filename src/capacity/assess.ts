@@ -21,6 +21,8 @@ export interface CandidateNode {
   ready: boolean;
   /** Event id that already claimed this node as its replacement, if any. */
   claimedBy?: string;
+  /** When the Node registered (epoch ms): a stand-in for the instance's launch order. */
+  createdAt?: number;
 }
 
 export type Assessment =
@@ -68,7 +70,9 @@ export function assessReplacement(input: {
     .filter((i) => i.lifecycleState === 'InService')
     .map((i) => byInstance.get(i.instanceId))
     .filter((n): n is CandidateNode => Boolean(n?.ready))
-    .sort((a, b) => a.name.localeCompare(b.name));
+    // Oldest first: a later request's baseline already holds the older new instances, so only an
+    // earlier request can use them; taking a newer one would strand an older one unclaimed.
+    .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || a.name.localeCompare(b.name));
   if (ready[0]) return { kind: 'ready', instanceId: ready[0].instanceId, node: ready[0].name, alreadyClaimed: false };
 
   const failures = capacityFailuresSince(input.activities, input.request.requestedAt);

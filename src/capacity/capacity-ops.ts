@@ -46,7 +46,13 @@ export function toCandidate(n: NodeView): CandidateNode | null {
   const instanceId = instanceIdFromProviderId(n.providerId);
   if (!instanceId) return null;
   const claim = parseClaim(n.annotations[REPLACEMENT_ANNOTATION]);
-  return { name: n.name, instanceId, ready: n.ready, ...(claim ? { claimedBy: claim.event } : {}) };
+  return {
+    name: n.name,
+    instanceId,
+    ready: n.ready,
+    ...(claim ? { claimedBy: claim.event } : {}),
+    ...(n.creationTimestamp ? { createdAt: Date.parse(n.creationTimestamp) } : {}),
+  };
 }
 
 /**
@@ -130,6 +136,14 @@ export class CapacityOps {
     let outcome = 'failed' as RequestOutcome;
     try {
       await lock.withLock(this.lockName(group), this.holder(ledger.id), lockDeadline, async () => {
+        // Queued behind others, someone may have found the group out of capacity meanwhile.
+        const entry = opts.checkCache ? await cache.get(group).catch(() => null) : null;
+        if (entry) {
+          metrics.capacityCacheHits.inc({ group });
+          await ledger.append(failedRequest(type, group, iso(clock.now()), `capacity cache: ${entry.reason} (until ${iso(entry.until)})`));
+          outcome = 'cache-hit';
+          return;
+        }
         const g = await asg.describeGroup(group);
         const requestedAt = iso(clock.now());
         if (!g) {

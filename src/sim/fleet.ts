@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 /**
  * The simulated fleet: instances of the simulated Auto Scaling groups become Kubernetes nodes.
  *
@@ -69,7 +70,12 @@ export interface FleetEvent {
  * it, so nothing outlives the world.
  */
 export class BackgroundTasks {
-  private readonly ctl = new AbortController();
+  private readonly ctl = (() => {
+    // Many joins and timers share this one stop signal.
+    const c = new AbortController();
+    setMaxListeners(0, c.signal);
+    return c;
+  })();
   private readonly inflight = new Set<Promise<void>>();
 
   constructor(

@@ -129,3 +129,15 @@ describe('late-filled +1', () => {
     assert.equal(a.kind, 'waiting');
   });
 });
+
+describe('which new instance a waiter takes', () => {
+  it('takes the oldest Ready new instance, leaving newer ones to later requests', () => {
+    const g = group([['i-a', 'InService'], ['i-b', 'InService'], ['i-c', 'InService'], ['i-d', 'InService']], 4);
+    const nodes = [
+      { name: 'ip-10-0-0-99', instanceId: 'i-d', ready: true, createdAt: T0 + 60_000 },
+      { name: 'ip-10-0-0-104', instanceId: 'i-c', ready: true, createdAt: T0 + 30_000 },
+    ];
+    const a = assessReplacement({ eventId: 'ev-1', request, group: g, activities: [], nodes, now: T0 + 90_000, timeoutMs: 120_000 });
+    assert.equal(a.kind === 'ready' ? a.instanceId : a.kind, 'i-c');
+  });
+});
