@@ -1,4 +1,5 @@
 import { workflowPolicy } from '../agent.js';
+import { REPLACEMENT_ANNOTATION, parseClaim } from '../capacity/capacity-ops.js';
 import { loadConfig } from '../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { ScaledClock } from '../shared/clock.js';
@@ -85,10 +86,20 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
       timeline.add('world', text, a.node);
     }
 
-    const policyFor = workflowPolicy(loadConfig([], { NODE_NAME: 'x', ...env }));
+    const agentConfig = loadConfig([], { NODE_NAME: 'x', ...env });
+    const policyFor = workflowPolicy(agentConfig);
+    // With revert to spot on, on-demand fallback capacity is work still to do (reverted later).
+    const revertPending = () =>
+      agentConfig.enableSpotGuard && agentConfig.spotGuardRevert && agentConfig.spotGuardRevertWindow.trim().toLowerCase() !== 'never'
+        ? world.kube
+            .list<{ metadata: { annotations?: Record<string, string> } }>('nodes')
+            .some((n) => parseClaim(n.metadata.annotations?.[REPLACEMENT_ANNOTATION])?.fallback)
+        : false;
     const settled = await waitFor(clock, Math.max(0, start + scenario.timeout - clock.now()), () => {
       const quietFor = clock.now() - start - (timeline.entries.at(-1)?.t ?? 0);
-      return quietFor > 20_000 && nothingToDo(world, policyFor, clock.now()) && terminatingPods(world) === 0 && world.settled();
+      return (
+        quietFor > 20_000 && nothingToDo(world, policyFor, clock.now()) && terminatingPods(world) === 0 && world.settled() && !revertPending()
+      );
     });
     timeline.add('world', settled ? 'settled' : 'timeout reached');
     timeline.detach();

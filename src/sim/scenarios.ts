@@ -107,6 +107,22 @@ builtIns['spot-guard-fallback'] = {
   timeout: 900,
 };
 
+builtIns['revert-to-spot'] = {
+  ...fleet,
+  speed: 60,
+  name: 'revert-to-spot',
+  description:
+    'Revert to spot: spot is exhausted, a rebalance gets an on-demand fallback; spot returns 15 min later and the fallback node is replaced by spot and removed.',
+  capacity: { spot: { 'us-east-1a': 0, 'us-east-1b': 0, 'us-east-1c': 0 } },
+  actions: [
+    { at: 10, do: 'rebalance-group', group: 'spot-workers', count: 1 },
+    { at: '15m', do: 'set-spot-capacity', az: 'us-east-1a', instances: 5 },
+    { at: '15m', do: 'set-spot-capacity', az: 'us-east-1b', instances: 5 },
+    { at: '15m', do: 'set-spot-capacity', az: 'us-east-1c', instances: 5 },
+  ],
+  timeout: 3600,
+};
+
 export const DEFAULT_SCENARIO = 'spot-itn';
 
 export function builtInScenarioNames(): string[] {

@@ -1,4 +1,5 @@
 import { REPLACEMENT_ANNOTATION, parseClaim } from '../capacity/replacement.js';
+import { parseRevert } from '../capacity/revert-record.js';
 import { RECORDS_ANNOTATION, parseRecords } from '../workflow/record.js';
 import type { SimKube } from './kube/index.js';
 
@@ -96,6 +97,13 @@ export class Timeline {
     const claim = parseClaim(n.metadata.annotations?.[REPLACEMENT_ANNOTATION]);
     if (claim && !claimBefore) {
       this.add('agent', `claimed as the replacement for ${claim.node} (${claim.fallback ? 'on-demand fallback' : claim.capacityType})`, name);
+    }
+    const revertBefore = parseRevert(prev.metadata.annotations ?? {}).record;
+    const revertNow = parseRevert(n.metadata.annotations ?? {}).record;
+    if (revertNow && revertNow.phase !== revertBefore?.phase) {
+      this.add('agent', `revert to spot ${revertNow.id}: ${revertNow.phase}${revertNow.phase === 'Probing' ? ` (spot +1 on the spot group)` : ''}`, name);
+    } else if (revertBefore && !revertNow) {
+      this.add('agent', `revert to spot ${revertBefore.id}: spot probe failed; backing off`, name);
     }
     const phasesBefore = phases(prev);
     for (const [id, phase] of phases(n)) {
