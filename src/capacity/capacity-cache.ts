@@ -15,7 +15,7 @@
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../observability/logger.js';
-import { KubeTimeoutError, isConflict, isNotFound, kubeErrorMessage, kubeStatus } from '../kube/errors.js';
+import { boundedCall, isConflict, isNotFound, kubeErrorMessage, kubeStatus } from '../kube/errors.js';
 import { leaseNameFor } from '../kube/lease-lock.js';
 
 export interface UnavailableEntry {
@@ -284,18 +284,8 @@ export class LeaseCapacityCache implements CapacityCache {
     }
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    const timer = new AbortController();
-    try {
-      return await Promise.race([
-        fn(),
-        this.opts.clock.sleep(this.callTimeoutMs, timer.signal).then(() => {
-          throw new KubeTimeoutError(operation, this.callTimeoutMs);
-        }),
-      ]);
-    } finally {
-      timer.abort();
-    }
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return boundedCall(this.opts.clock, this.callTimeoutMs, operation, fn);
   }
 
   /**

@@ -6,7 +6,8 @@
 export type RevertWindow = { kind: 'always' } | { kind: 'never' } | { kind: 'weekly'; ranges: { start: number; end: number }[]; text: string };
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
-const POINT = /^(sun|mon|tue|wed|thu|fri|sat)[a-z]*:([01]?\d|2[0-3]):([0-5]\d)$/i;
+// A day is its three-letter abbreviation or its full name (not any word that starts like one: "Sunny").
+const POINT = /^(sun(?:day)?|mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:r|rs|rsday)?|fri(?:day)?|sat(?:urday)?):([01]?\d|2[0-3]):([0-5]\d)$/i;
 
 /** Minutes since Sunday 00:00 UTC, or a message saying what is wrong. */
 function parsePoint(p: string): number | string {

@@ -1,3 +1,4 @@
+import type { Clock } from '../shared/clock.js';
 import { ApiException } from '@kubernetes/client-node';
 
 /** HTTP status of a failed Kubernetes call, or 0 for transport errors and timeouts. */
@@ -34,3 +35,21 @@ export class KubeTimeoutError extends Error {
 
 export const isNotFound = (err: unknown): boolean => kubeStatus(err) === 404;
 export const isConflict = (err: unknown): boolean => kubeStatus(err) === 409;
+
+/**
+ * Runs one API call bounded by `ms` of clock time: a hung API server fails the call with a
+ * KubeTimeoutError instead of hanging whatever waits on it.
+ */
+export async function boundedCall<T>(clock: Clock, ms: number, operation: string, fn: () => Promise<T>): Promise<T> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      fn(),
+      clock.sleep(ms, timer.signal).then(() => {
+        throw new KubeTimeoutError(operation, ms);
+      }),
+    ]);
+  } finally {
+    timer.abort();
+  }
+}

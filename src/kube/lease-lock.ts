@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Clock, Deadline } from '../shared/clock.js';
 import type { Logger } from '../observability/logger.js';
-import { KubeTimeoutError, isConflict, isNotFound, kubeErrorMessage, kubeStatus } from './errors.js';
+import { KubeTimeoutError, boundedCall, isConflict, isNotFound, kubeErrorMessage, kubeStatus } from './errors.js';
 
 export interface LeaseLockOptions {
   kubeConfig: KubeConfig;
@@ -228,18 +228,8 @@ export class LeaseLock implements Lock {
 
   // -- API calls, each bounded in clock time --------------------------------------------------
 
-  private async call<T>(operation: string, fn: () => Promise<T>, timeoutMs = this.callTimeoutMs): Promise<T> {
-    const timer = new AbortController();
-    try {
-      return await Promise.race([
-        fn(),
-        this.opts.clock.sleep(timeoutMs, timer.signal).then(() => {
-          throw new KubeTimeoutError(operation, timeoutMs);
-        }),
-      ]);
-    } finally {
-      timer.abort();
-    }
+  private call<T>(operation: string, fn: () => Promise<T>, timeoutMs = this.callTimeoutMs): Promise<T> {
+    return boundedCall(this.opts.clock, timeoutMs, operation, fn);
   }
 
   private async read(name: string, timeoutMs?: number): Promise<LeaseState | null> {

@@ -1,7 +1,7 @@
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../observability/logger.js';
-import { KubeTimeoutError, isConflict, isNotFound, kubeErrorMessage } from './errors.js';
+import { boundedCall, isConflict, isNotFound, kubeErrorMessage } from './errors.js';
 import { leaseNameFor, microTime, stateOf } from './lease-lock.js';
 
 /**
@@ -123,19 +123,8 @@ export class LeaseSemaphore implements Semaphore {
     }
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    const ms = this.opts.callTimeoutMs ?? 10_000;
-    const timer = new AbortController();
-    try {
-      return await Promise.race([
-        fn(),
-        this.opts.clock.sleep(ms, timer.signal).then(() => {
-          throw new KubeTimeoutError(operation, ms);
-        }),
-      ]);
-    } finally {
-      timer.abort();
-    }
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return boundedCall(this.opts.clock, this.opts.callTimeoutMs ?? 10_000, operation, fn);
   }
 }
 
