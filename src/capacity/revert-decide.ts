@@ -58,7 +58,10 @@ export function decideRevert(f: RevertFacts): RevertStep {
     if (!f.policy.enabled) return { type: 'none', reason: 'revert to spot is off' };
     if (!f.claim?.fallback) return { type: 'none', reason: 'not fallback capacity' };
     if (!inRevertWindow(f.policy.window, f.now)) return { type: 'wait', reason: 'outside the revert window' };
-    const eligibleAt = Date.parse(f.claim.at) + f.policy.minimumWaitMs;
+    const readyAt = Date.parse(f.claim.at);
+    // No readable time: we cannot tell how long it has run; leave it alone rather than guess.
+    if (!Number.isFinite(readyAt)) return { type: 'none', reason: 'fallback claim has no readable time' };
+    const eligibleAt = readyAt + f.policy.minimumWaitMs;
     if (f.now < eligibleAt) return { type: 'wait', until: eligibleAt, reason: `minimum wait: eligible in ${secs(eligibleAt - f.now)} s` };
     if (f.cacheUntil && f.cacheUntil > f.now) return { type: 'wait', until: f.cacheUntil, reason: `spot recently unavailable (capacity cache, ${secs(f.cacheUntil - f.now)} s left)` };
     if (f.backoffUntil && f.backoffUntil > f.now) return { type: 'wait', until: f.backoffUntil, reason: `backing off after a failed spot probe (${secs(f.backoffUntil - f.now)} s left)` };

@@ -33,7 +33,8 @@ const ACTIVE = /^(InService)$/;
  */
 export function judgeStability(o: SpotObservation, lastBad: number, windowMs: number): Stability {
   let bad = lastBad;
-  let why = 'no bad signal since the agent started';
+  // `lastBad` is the agent's start or a bad signal an earlier check saw (which may be gone by now).
+  let why = 'last bad signal seen (or agent start)';
   const note = (t: number, reason: string) => {
     if (t >= bad) {
       bad = t;
@@ -48,7 +49,8 @@ export function judgeStability(o: SpotObservation, lastBad: number, windowMs: nu
   if (o.group && o.group.instances.length < o.group.desiredCapacity) note(o.now, 'spot group below its desired capacity');
   for (const a of o.activities) {
     const reason = capacityFailureReason(a);
-    if (reason) note(a.startTime, `failed spot launch: ${reason.slice(0, 120)}`);
+    // A launch fails when it ends (a spot request can wait a long time before it fails), not when it starts.
+    if (reason) note(Math.max(a.startTime, a.endTime ?? a.startTime), `failed spot launch: ${reason.slice(0, 120)}`);
   }
   for (const t of o.interruptions) note(t, 'rebalance recommendation or interruption in the spot group');
   if (o.unavailable) note(o.unavailable.until > o.now ? o.now : o.unavailable.at, `capacity cache: ${o.unavailable.reason.slice(0, 120)}`);
