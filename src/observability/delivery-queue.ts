@@ -5,12 +5,11 @@
  */
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { isAbortError, type Clock } from '../shared/clock.js';
-import { errorMessage } from '../shared/errors.js';
 
 /** A failure that retrying will not fix (e.g. HTTP 400, 403). */
 export class PermanentDeliveryError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'PermanentDeliveryError';
   }
 }
@@ -138,8 +137,4 @@ export class DeliveryQueue<T> {
       this.closed.signal.removeEventListener('abort', onClose);
     }
   }
-}
-
-export function describeFailure(err: unknown): string {
-  return err === undefined ? 'dropped' : errorMessage(err);
 }

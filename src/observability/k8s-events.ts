@@ -74,7 +74,6 @@ export interface KubernetesEventsNotifierOptions {
 interface Seen {
   name: string;
   count: number;
-  first: number;
 }
 
 export class KubernetesEventsNotifier implements Notifier {
@@ -170,13 +169,13 @@ export class KubernetesEventsNotifier implements Notifier {
         reportingInstance: nodeName,
       });
       if (this.seen.size > 500) this.seen.clear();
-      this.seen.set(key, { name, count: 1, first: n.at });
+      this.seen.set(key, { name, count: 1 });
     } catch (err) {
       const status = kubeStatus(err);
       const message = `cannot write event ${n.reason}: ${kubeErrorMessage(err)}`;
       // 4xx other than 429 (forbidden by RBAC, invalid) will not pass on a retry.
-      if (status >= 400 && status < 500 && status !== 429) throw new PermanentDeliveryError(message);
-      throw new Error(message);
+      if (status >= 400 && status < 500 && status !== 429) throw new PermanentDeliveryError(message, { cause: err });
+      throw new Error(message, { cause: err });
     }
   }
 }

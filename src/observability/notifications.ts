@@ -58,7 +58,15 @@ export function buildNotificationSinks(d: NotificationSinksDeps): NotificationSi
       }),
     );
   }
-  if (config.webhookUrl) {
+  if (config.webhookUrl && config.dryRun) {
+    // Dry run writes nothing anywhere — a webhook can page a human. The template is still checked.
+    compileWebhookTemplate(config.webhookTemplateFile ? readFileSync(config.webhookTemplateFile, 'utf8') : config.webhookTemplate);
+    sinks.push({
+      notify: (n) => d.logger.info({ reason: n.reason }, `dry-run: would have sent a webhook: ${n.reason}: ${n.message}`),
+      flush: async () => undefined,
+      close: () => undefined,
+    });
+  } else if (config.webhookUrl) {
     const source = config.webhookTemplateFile ? readFileSync(config.webhookTemplateFile, 'utf8') : config.webhookTemplate;
     sinks.push(
       new WebhookNotifier({

@@ -149,7 +149,7 @@ export class WebhookNotifier implements Notifier {
     try {
       body = await this.render(item);
     } catch (err) {
-      throw new PermanentDeliveryError(`template execution failed: ${errorMessage(err)}`);
+      throw new PermanentDeliveryError(`template execution failed: ${errorMessage(err)}`, { cause: err });
     }
     const headers = { 'user-agent': 'spot-guard', ...this.opts.headers };
     let res: PostResult;
