@@ -7,6 +7,8 @@
  * or ScaledClock(1)), so the agent's own sleeps and timeouts are real too.
  * Section 4 (mass rebalance, bench/mass-rebalance.ts): simulated seconds on a ScaledClock, Spot
  * Guard side by side with a re-implementation of the seeds' reference algorithm.
+ * Section 5 (revert to spot, bench/revert.ts): simulated minutes on a ScaledClock: on-demand
+ * node-minutes after a fallback (revert on vs off) and probes during an hour of flapping spot.
  *
  * Sections are independent functions returning their part of the result.
  */
@@ -18,6 +20,7 @@ import type { ChangeEvent } from '../src/sim/kube/types.js';
 import { SimWorld } from '../src/sim/world.js';
 import { RECORDS_ANNOTATION, parseRecords } from '../src/workflow/record.js';
 import { METRIC_DEFINITIONS, benchMassRebalance, massRebalanceTable } from './mass-rebalance.js';
+import { REVERT_DEFINITIONS, benchRevert, revertTable } from './revert.js';
 import {
   BenchError,
   Mark,
@@ -34,8 +37,8 @@ import {
   type Summary,
 } from './lib.js';
 
-/** The whole bench must finish inside three minutes; this is the last-resort stop. */
-const WATCHDOG_MS = 175_000;
+/** The whole bench must finish inside four minutes; this is the last-resort stop. */
+const WATCHDOG_MS = 235_000;
 
 const log = (line: string) => console.log(line);
 
@@ -248,18 +251,18 @@ async function main(): Promise<void> {
   const started = nowMs();
   log(`Spot Guard bench — node ${process.version}, ${cpus().length} CPUs; sections 1–3 in real wall-clock ms (worlds at speed 1), section 4 in simulated seconds`);
 
-  log('\n[1/4] agent process: start-up to first poll, idle RSS');
+  log('\n[1/5] agent process: start-up to first poll, idle RSS');
   const proc = await benchProcess();
   log(`  cli: ${proc.cli}`);
   log(`  start-up (spawn → first spot/instance-action request): ${proc.startupToFirstPollMs} ms`);
   log(`  RSS after ${proc.idleMs / 1000} s idle: ${proc.rssIdleMb} MB (peak ${proc.rssPeakMb} MB)`);
   if (!proc.built) log('  note: tsx compiles on the fly and adds its loader: start-up and RSS are higher than the built bundle');
 
-  log('\n[2/4] ITN → cordon latency (CORDON_ONLY, one fresh node + agent per sample)');
+  log('\n[2/5] ITN → cordon latency (CORDON_ONLY, one fresh node + agent per sample)');
   const itn = await benchItnToCordon(100, 5);
   log(`  ${itn.samples} samples: p50 ${itn.p50} ms, p99 ${itn.p99} ms (min ${itn.min}, mean ${itn.mean}, max ${itn.max})`);
 
-  log('\n[3/4] drain of one node with 110 pods, 2 ms API latency, shutdown 0 s, no PDB');
+  log('\n[3/5] drain of one node with 110 pods, 2 ms API latency, shutdown 0 s, no PDB');
   const drain = await benchDrain110();
   log(`  cordon → Drained recorded: ${drain.drainMs} ms`);
   log(`  cordon → first eviction: ${drain.firstEvictionMs} ms; cordon → last pod gone: ${drain.lastPodGoneMs} ms`);
@@ -272,7 +275,7 @@ async function main(): Promise<void> {
   const mr = await benchMassRebalance();
   const ms = mr.settings;
   log(
-    `\n[4/4] mass rebalance: ${ms.spotNodes} spot nodes get recommendations within ${ms.noticeWindowMs / 1000} s, spot pool room ${ms.spotRoomPerAz.reduce((a, b) => a + b, 0)} ` +
+    `\n[4/5] mass rebalance: ${ms.spotNodes} spot nodes get recommendations within ${ms.noticeWindowMs / 1000} s, spot pool room ${ms.spotRoomPerAz.reduce((a, b) => a + b, 0)} ` +
       `(${ms.spotRoomPerAz.join('/')} per AZ), on-demand unlimited; ${ms.spotNodes} spot + ${ms.onDemandNodes} on-demand nodes, ${ms.pods} pods (${ms.podCpu}, PDB maxUnavailable ${ms.pdbMaxUnavailable})`,
   );
   log(
@@ -286,12 +289,19 @@ async function main(): Promise<void> {
   log('  definitions:');
   for (const [k, v] of Object.entries(METRIC_DEFINITIONS)) log(`    ${k}: ${v}`);
 
+  log('\n[5/5] revert to spot (simulated minutes, ScaledClock speed 120; the real agents as a DaemonSet on the e2e fleet: 3 spot + 1 on-demand)');
+  const rv = await benchRevert();
+  for (const line of revertTable(rv)) log(line);
+  log('  definitions:');
+  for (const [k, v] of Object.entries(REVERT_DEFINITIONS)) log(`    ${k}: ${v}`);
+
   log(`\nbench finished in ${round((nowMs() - started) / 1000, 1)} s`);
   const notes = [
     'All times are real wall-clock ms on this machine (sim worlds at speed 1, loopback HTTP, agent in-process for ITN and drain).',
     'itnToCordonMs: from the end of the monitor poll that first returned the ITN (onPass) to spec.unschedulable stored by the API server; CORDON_ONLY, 200 ms poll interval (not part of the measure), 5 warm-up samples dropped.',
     `drain110PodsMs: cordon stored → record phase Drained stored; 110 workload pods + 1 DaemonSet pod, 2 ms real latency per API call, pods shut down in 0 s and no PDB, so it measures the agent and the API, not the workload; the agent checks whether evicted pods are gone every 1 s, so a run can include such 1 s waits (this run: ${Math.max(0, (drain.apiCalls['LIST pods'] ?? 1) - 2)}; last pod gone at ${drain.lastPodGoneMs} ms).`,
     `massRebalance: simulated seconds at ScaledClock speed ${ms.speed}; Spot Guard = the real agents as a DaemonSet; reference = bench/reference-algorithm.ts (seeds 001–003: unlocked read-desired/+1, InService count every 10 s, last 10 activities scanned for "capacity", 120 s timeout, no retire); see massRebalance.definitions.`,
+    `revertToSpot: simulated minutes at ScaledClock speed ${rv.settings.speed}, real agents on the e2e fleet; onDemandNodeMinutesRevertOn/Off integrate the live on-demand fallback instances over ${rv.settings.horizonMs / 60_000} min after the recommendation, spot back after ${rv.settings.spotReturnsAfterMs / 60_000} min (the revert-off run is carried to the horizon at its constant count); flappingHourProbes counts revert probes (spot +1s) in the hour of flapping and depends on where the probes fall relative to the 3 min phases; see revertToSpot.definitions.`,
     `agentRssIdleMb / startupToFirstPollMs: real CLI as a child process (${proc.built ? 'built bundle' : 'tsx from sources, which adds compile time and loader memory vs the built bundle'}), RSS (VmRSS) after ${proc.idleMs / 1000} s idle at the default 2 s poll; start-up is spawn → first spot/instance-action request, ~2 ms resolution.`,
   ].join(' ');
   const result = {
@@ -300,6 +310,15 @@ async function main(): Promise<void> {
     agentRssIdleMb: proc.rssIdleMb,
     startupToFirstPollMs: proc.startupToFirstPollMs,
     massRebalance: { spotGuard: mr.spotGuard, reference: mr.reference, settings: mr.settings, definitions: METRIC_DEFINITIONS },
+    revertToSpot: {
+      onDemandNodeMinutesRevertOn: rv.onDemandNodeMinutes.revertOn.onDemandNodeMinutes,
+      onDemandNodeMinutesRevertOff: rv.onDemandNodeMinutes.revertOff.onDemandNodeMinutes,
+      flappingHourProbes: rv.flapping.probes,
+      onDemandNodeMinutes: rv.onDemandNodeMinutes,
+      flapping: rv.flapping,
+      settings: rv.settings,
+      definitions: REVERT_DEFINITIONS,
+    },
     nodeVersion: process.version,
     cpus: cpus().length,
     notes,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Deadline, isAbortError, type Clock } from '../shared/clock.js';
+import { AbortError, Deadline, isAbortError, type Clock } from '../shared/clock.js';
 import { backoffDelay } from '../shared/backoff.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -53,6 +53,8 @@ export class RevertController {
   private lastPollAt: number | undefined;
   private drainRetryAt: number | undefined;
   private lastReason = '';
+  /** The run's stop signal: once it aborts, no further write is made (a killed agent writes nothing more). */
+  private signal: AbortSignal | undefined;
   lastPassAt = 0;
 
   constructor(private readonly deps: RevertDeps) {
@@ -84,6 +86,7 @@ export class RevertController {
 
   /** One look: decide and carry out at most a few steps. Returns when to look again, if sooner. */
   async passOnce(signal?: AbortSignal): Promise<number | undefined> {
+    this.signal = signal;
     for (let i = 0; i < 8; i++) {
       if (signal?.aborted) return undefined;
       const self = await this.deps.kube.getNode(this.deps.nodeName);
@@ -172,6 +175,7 @@ export class RevertController {
 
   /** Writes the revert record (read fresh) as `f` changes it, together with `extra` node changes. */
   private async save(f: (cur: RevertRecord | null) => RevertRecord | null, extra?: (fresh: NodeView) => NodeChange): Promise<void> {
+    this.stopIfAborted();
     await this.deps.kube.updateNode(this.deps.nodeName, (fresh) => {
       const cur = parseRevert(fresh.annotations).record;
       const next = f(cur);
@@ -182,6 +186,13 @@ export class RevertController {
         annotations: { ...change.annotations, [REVERT_ANNOTATION]: next ? serializeRevert({ ...next, updatedAt: iso(this.deps.clock.now()) }) : null },
       };
     });
+    // Stopped while writing: the step in hand ends here (the next start resumes from the record),
+    // rather than going on to act on AWS after the agent was told to stop.
+    this.stopIfAborted();
+  }
+
+  private stopIfAborted(): void {
+    if (this.signal?.aborted) throw new AbortError('revert stopped');
   }
 
   private ledger(record: RevertRecord): RequestLedger {
@@ -311,6 +322,7 @@ export class RevertController {
       podGracePeriodSeconds: drain.podGracePeriodSeconds,
       ...(drain.selfPod ? { selfPod: drain.selfPod } : {}),
       deadline: Deadline.after(clock, this.deps.drainTimeoutMs),
+      ...(this.signal ? { signal: this.signal } : {}),
       clock,
       logger: log,
       onBlocked: () => metrics.evictionsBlocked.inc(),
@@ -332,13 +344,15 @@ export class RevertController {
   private async retire(self: NodeView, record: RevertRecord, log: Logger): Promise<void> {
     const { ops, kube, semaphore, cache, sg, metrics } = this.deps;
     const instanceId = instanceIdFromProviderId(self.providerId);
-    if (instanceId) await ops.retireInstance(instanceId, record.id, log);
-    // Remove only what we added: the Cluster Autoscaler annotation on the replacement.
+    // Remove only what we added: the Cluster Autoscaler annotation on the replacement. The move is
+    // done (this node is drained), and it goes first: once this instance is terminating, this agent
+    // may die with it at any moment, and nothing else would ever take the annotation off. A failure
+    // here is retried (the step repeats); a replacement node that is gone has nothing to remove.
     for (const n of record.protectedNodes) {
-      await kube
-        .updateNode(n, (fresh) => (fresh.annotations[CA_SCALE_DOWN_DISABLED] === 'true' ? { annotations: { [CA_SCALE_DOWN_DISABLED]: null } } : null))
-        .catch((err: unknown) => log.warn({ node: n, err: errorMessage(err) }, 'could not remove the Cluster Autoscaler annotation'));
+      if (!(await kube.getNode(n))) continue;
+      await kube.updateNode(n, (fresh) => (fresh.annotations[CA_SCALE_DOWN_DISABLED] === 'true' ? { annotations: { [CA_SCALE_DOWN_DISABLED]: null } } : null));
     }
+    if (instanceId) await ops.retireInstance(instanceId, record.id, log);
     await cache.clearProbeBackoff(sg.spotGroup).catch(() => undefined);
     await this.save((cur) => (cur ? { ...cur, phase: 'Done' } : null));
     await semaphore.release(sg.onDemandGroup, this.deps.nodeName, record.slot).catch(() => undefined);
