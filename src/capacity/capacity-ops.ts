@@ -64,6 +64,7 @@ export interface RequestLedger {
   id: string;
   last(): CapacityRequestRecord | undefined;
   count(): number;
+  all(): readonly CapacityRequestRecord[];
   append(req: CapacityRequestRecord): Promise<void>;
   updateLast(f: (r: CapacityRequestRecord) => CapacityRequestRecord): Promise<void>;
 }
@@ -165,7 +166,7 @@ export class CapacityOps {
           requestedAt,
           desiredBefore: g.desiredCapacity,
           desiredAfter: g.desiredCapacity + 1,
-          baseline: g.instances.map((i) => i.instanceId),
+          baseline: this.baselineFor(ledger, group, g.instances.map((i) => i.instanceId)),
           confirmed: false,
           outcome: 'waiting',
           undone: false,
@@ -201,6 +202,18 @@ export class CapacityOps {
       }
       throw err;
     }
+  }
+
+  /**
+   * A retry on a group this work already asked keeps the first request's baseline: an instance
+   * launched late for the earlier +1 (after that wait gave up) is then still a candidate, rather
+   * than staying unclaimed beside a second new instance.
+   */
+  private baselineFor(ledger: RequestLedger, group: string, current: string[]): string[] {
+    const first = ledger.all().find((r) => r.group === group && r.desiredAfter >= 0 && r.baseline.length > 0);
+    if (!first) return current;
+    const still = new Set(current);
+    return first.baseline.filter((id) => still.has(id));
   }
 
   /** After a crash between recording the intent and knowing the call's outcome. */

@@ -94,6 +94,7 @@ export class ReplacementSteps {
       id: rec.id,
       last: () => requests.at(-1),
       count: () => requests.length,
+      all: () => requests,
       append: async (req) => {
         await this.save(rec.id, (cur) => {
           const sg = state(cur);

@@ -201,6 +201,7 @@ export class RevertController {
       id: record.id,
       last: () => requests.at(-1),
       count: () => requests.length,
+      all: () => requests,
       append: async (req) => {
         await this.save((cur) => (cur ? { ...cur, requests: (requests = [...cur.requests, req].slice(-8)) } : null));
       },
