@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.js';
+import { applyNodeChange } from './apply-change.js';
 import type { EvictionResult, NodeChange, NodePort, NodeView, PodPort, PodView } from './types.js';
 
 /**
@@ -16,11 +17,11 @@ export class DryRunKube implements NodePort, PodPort {
 
   async getNode(name: string): Promise<NodeView | null> {
     const node = await this.real.getNode(name);
-    return node ? applyChange(node, this.nodeOverlay.get(name)) : null;
+    return node ? applyNodeChange(node, this.nodeOverlay.get(name)) : null;
   }
 
   async listNodes(): Promise<NodeView[]> {
-    return (await this.real.listNodes()).map((n) => applyChange(n, this.nodeOverlay.get(n.name)));
+    return (await this.real.listNodes()).map((n) => applyNodeChange(n, this.nodeOverlay.get(n.name)));
   }
 
   async updateNode(name: string, mutate: (node: NodeView) => NodeChange | null): Promise<NodeView> {
@@ -36,7 +37,7 @@ export class DryRunKube implements NodePort, PodPort {
       labels: { ...prev.labels, ...change.labels },
       annotations: { ...prev.annotations, ...change.annotations },
     });
-    return applyChange(node, change);
+    return applyNodeChange(node, change);
   }
 
   async listPodsOnNode(nodeName: string): Promise<PodView[]> {
@@ -48,25 +49,6 @@ export class DryRunKube implements NodePort, PodPort {
     this.evicted.add(`${namespace}/${name}`);
     return 'evicted';
   }
-}
-
-function applyChange(node: NodeView, change: NodeChange | undefined): NodeView {
-  if (!change) return node;
-  const merge = (base: Record<string, string>, delta?: Record<string, string | null>) => {
-    const out = { ...base };
-    for (const [k, v] of Object.entries(delta ?? {})) {
-      if (v === null) delete out[k];
-      else out[k] = v;
-    }
-    return out;
-  };
-  return {
-    ...node,
-    unschedulable: change.unschedulable ?? node.unschedulable,
-    taints: change.taints ?? node.taints,
-    labels: merge(node.labels, change.labels),
-    annotations: merge(node.annotations, change.annotations),
-  };
 }
 
 function describeChange(change: NodeChange): string {

@@ -9,7 +9,7 @@ import {
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { KubeTimeoutError, isConflict, isNotFound, kubeStatus } from './errors.js';
+import { boundedCall, isConflict, isNotFound, kubeStatus } from './errors.js';
 import type { EvictionResult, NodeChange, NodePort, NodeView, PodPort, PodView, Taint } from './types.js';
 
 export interface KubeApiOptions {
@@ -41,14 +41,8 @@ export class KubeApi implements NodePort, PodPort {
 
   /** Every call is bounded and every failure counted, so a hung API server cannot hang a step. */
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    const timeout = new AbortController();
     try {
-      const result = await Promise.race([
-        fn(),
-        this.opts.clock.sleep(this.callTimeoutMs, timeout.signal).then(() => {
-          throw new KubeTimeoutError(operation, this.callTimeoutMs);
-        }),
-      ]);
+      const result = await boundedCall(this.opts.clock, this.callTimeoutMs, operation, fn);
       this.reached();
       return result;
     } catch (err) {
@@ -59,8 +53,6 @@ export class KubeApi implements NodePort, PodPort {
         this.opts.metrics?.kubeErrors.inc({ operation, code: String(kubeStatus(err)) });
       }
       throw err;
-    } finally {
-      timeout.abort();
     }
   }
 

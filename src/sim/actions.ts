@@ -15,7 +15,6 @@ export type ActionReport = (node: string, text: string) => void;
 export async function applyAction(
   world: SimWorld,
   a: WorldAction,
-  agentEnv: Record<string, string>,
   startAgent: (node: string) => Promise<void>,
   report: ActionReport = () => {},
 ): Promise<string> {
@@ -28,12 +27,12 @@ export async function applyAction(
       return `EC2: spot capacity in ${a.az}${a.instanceType ? ` (${a.instanceType})` : ''}: ${n} more instance(s)`;
     }
     case 'rebalance-group':
-      return onGroupNodes(world, a, 'rebalance recommendation', report, (node) => nodeAction(world, { ...a, do: 'rebalance', node }, agentEnv, startAgent));
+      return onGroupNodes(world, a, 'rebalance recommendation', report, (node) => nodeAction(world, { ...a, do: 'rebalance', node }, startAgent));
     case 'spot-reclaim':
       if (a.group) return onGroupNodes(world, a, 'spot reclaim', report, (node) => reclaim(world, node, a.notice));
       return reclaim(world, required(a.node, 'node'), a.notice);
     default:
-      return nodeAction(world, { ...a, do: a.do, node: required(a.node, 'node') }, agentEnv, startAgent);
+      return nodeAction(world, { ...a, do: a.do, node: required(a.node, 'node') }, startAgent);
   }
 }
 
@@ -42,7 +41,6 @@ type NodeActionKind = Exclude<WorldAction['do'], 'set-spot-capacity' | 'rebalanc
 async function nodeAction(
   world: SimWorld,
   a: WorldAction & { node: string; do: NodeActionKind },
-  agentEnv: Record<string, string>,
   startAgent: (node: string) => Promise<void>,
 ): Promise<string> {
   const imds = world.imds(a.node);
@@ -92,7 +90,6 @@ async function nodeAction(
       await world.agent(a.node)?.kill();
       return 'agent killed';
     case 'start-agent':
-      void agentEnv;
       await startAgent(a.node);
       return 'agent started';
     case 'clear-notices':

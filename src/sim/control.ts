@@ -57,7 +57,7 @@ export async function startControlServer(
         reply(404, { error: `no node ${parsed.data.node}; nodes: ${world.nodeNames().join(', ')}` });
         return;
       }
-      applyAction(world, parsed.data, {}, startAgent).then(
+      applyAction(world, parsed.data, startAgent).then(
         (text) => reply(200, { ok: true, node: parsed.data.node, did: text }),
         (err: unknown) => reply(409, { error: errorMessage(err) }),
       );

@@ -78,7 +78,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     for (const a of actions) {
       const wait = start + a.at - clock.now();
       if (wait > 0) await clock.sleep(wait);
-      const text = await applyAction(world, a, env, startOne, (node, what) => {
+      const text = await applyAction(world, a, startOne, (node, what) => {
         timeline.add('world', what, node);
         if (a.do === 'rebalance-group' || a.do === 'spot-reclaim') noticed(node);
       });

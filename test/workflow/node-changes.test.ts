@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NodeChange, NodeView } from '../../src/kube/types.js';
+import type { NodeView } from '../../src/kube/types.js';
 import {
   ACTION_UNCORDON_AFTER_REBOOT,
   EXCLUDE_LB_VALUE,
@@ -9,28 +9,12 @@ import {
   LABEL_EVENT_ID,
   LABEL_EXCLUDE_LB,
 } from '../../src/workflow/labels.js';
+import { applyNodeChange } from '../../src/kube/apply-change.js';
 import { cordonChange, recordChange, recordsOf, uncordonChange } from '../../src/workflow/node-changes.js';
 import type { EventRecord } from '../../src/workflow/record.js';
 import { SEC, T0, node, policy, record, recordsMap } from './fixtures.js';
 
-/** Applies a change the way the API server applies our merge patch, to follow a sequence of steps. */
-function apply(n: NodeView, c: NodeChange): NodeView {
-  const merge = (base: Record<string, string>, delta?: Record<string, string | null>) => {
-    const out = { ...base };
-    for (const [k, v] of Object.entries(delta ?? {})) {
-      if (v === null) delete out[k];
-      else out[k] = v;
-    }
-    return out;
-  };
-  return {
-    ...n,
-    unschedulable: c.unschedulable ?? n.unschedulable,
-    taints: c.taints ?? n.taints,
-    labels: merge(n.labels, c.labels),
-    annotations: merge(n.annotations, c.annotations),
-  };
-}
+const apply = applyNodeChange;
 
 const longId = 'i'.repeat(40) + '-' + 'x'.repeat(40);
 const foreignTaint = { key: 'dedicated', value: 'gpu', effect: 'NoExecute' as const };

@@ -7,6 +7,7 @@ import { ScaledClock } from '../../src/shared/clock.js';
 import { NodeWorkflow } from '../../src/workflow/node-workflow.js';
 import { recordsOf } from '../../src/workflow/node-changes.js';
 import type { WorkflowPolicy } from '../../src/workflow/policy.js';
+import { applyNodeChange } from '../../src/kube/apply-change.js';
 import { FakePods, pod } from '../kube/fakes.js';
 import { DAY, SEC, node, notice, policy } from './fixtures.js';
 
@@ -27,21 +28,7 @@ class Cluster extends FakePods implements NodePort, PodPort {
     const c = mutate(current);
     if (!c) return current;
     this.writes++;
-    const merge = (base: Record<string, string>, d?: Record<string, string | null>) => {
-      const out = { ...base };
-      for (const [k, v] of Object.entries(d ?? {})) if (v === null) delete out[k];
-      else out[k] = v;
-      return out;
-    };
-    this.node = {
-      ...current,
-      name,
-      resourceVersion: String(Number(current.resourceVersion) + 1),
-      unschedulable: c.unschedulable ?? current.unschedulable,
-      taints: c.taints ?? current.taints,
-      labels: merge(current.labels, c.labels),
-      annotations: merge(current.annotations, c.annotations),
-    };
+    this.node = { ...applyNodeChange(current, c), name, resourceVersion: String(Number(current.resourceVersion) + 1) };
     return structuredClone(this.node);
   }
 }
